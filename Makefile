@@ -1,0 +1,33 @@
+# The README's two commands: `make run` and `make test`. Each creates .venv if missing,
+# installs what is missing (a stamp file makes this a no-op when nothing changed), then does its job.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+STAMP  := $(VENV)/.digitlab-installed
+CONSTRAINTS := requirements/constraints.txt
+
+.PHONY: run test lint setup clean-venv
+
+run: $(STAMP)
+	$(VENV)/bin/digitlab main
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+setup: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first and pinned, so nothing later can resolve it to a CUDA build.
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PIP) install -c $(CONSTRAINTS) torch
+	$(PIP) install -c $(CONSTRAINTS) -e ".[dev]"
+	touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

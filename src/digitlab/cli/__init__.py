@@ -1,0 +1,39 @@
+"""The `digitlab` command. Each sub-command lives in a small module of this package."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from digitlab.console import err
+from digitlab.errors import DigitlabError
+
+app = typer.Typer(
+    help="Train, compare, export and serve handwritten-digit recognizers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from digitlab.cli import data_cmds, main_cmd
+
+    app.add_typer(data_cmds.app, name="data")
+    main_cmd.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except DigitlabError as e:
+        err.print(f"[red]error:[/red] {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

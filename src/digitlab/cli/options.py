@@ -1,0 +1,24 @@
+"""Options shared by several commands, so each is spelled and documented once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+Dataset = typer.Option("mnist", "--dataset", "-d", help="mnist, fashion-mnist, or idx:DIR (any IDX directory).")
+DataDir = typer.Option(None, "--data-dir", help="Data cache directory (default $DIGITLAB_DATA or ~/.cache/digitlab).",
+                       file_okay=False)
+Json = typer.Option(False, "--json", help="Print one JSON document to stdout and nothing else.")
+
+
+def progress_printer(json_mode: bool):
+    """A progress callback for long steps: a dim line on stderr, silent under --json."""
+    from digitlab.console import err
+
+    if json_mode:
+        return lambda _msg: None
+    return lambda msg: err.print(f"[dim]{msg}[/dim]")
+
+
+__all__ = ["Dataset", "DataDir", "Json", "progress_printer", "Path"]

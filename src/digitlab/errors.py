@@ -1,0 +1,17 @@
+"""Errors a user can act on. The CLI prints their message on one line and exits non-zero."""
+
+
+class DigitlabError(Exception):
+    """Base class: anything raised as this is shown to the user without a traceback."""
+
+
+class DataError(DigitlabError):
+    """Malformed, missing or unverifiable data (IDX files, downloads, caches)."""
+
+
+class ModelError(DigitlabError):
+    """Unknown model names, bad model arguments, unreadable model artifacts."""
+
+
+class ImageError(DigitlabError):
+    """An input image that cannot be decoded or read (non-image, empty, too large)."""
