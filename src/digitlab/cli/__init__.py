@@ -18,9 +18,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from digitlab.cli import data_cmds, main_cmd
+    from digitlab.cli import data_cmds, main_cmd, models_cmds, train_cmds
 
     app.add_typer(data_cmds.app, name="data")
+    models_cmds.register(app)
+    train_cmds.register(app)
     main_cmd.register(app)
 
 

@@ -1,0 +1,74 @@
+"""The Python API, re-exported from ``digitlab``: train, load, evaluate, recognize."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from digitlab.artifacts import Classifier, load_classifier
+from digitlab.errors import DigitlabError
+
+
+def train(model: str | None = None, recipe: str | None = None, *, run_dir: str | os.PathLike | None = None,
+          device: str = "auto", target_acc: float | None = None, target_split: str = "val",
+          data_dir: str | None = None, progress: bool = False, **overrides: Any) -> Any:
+    """Train a model by a named recipe (or the model's default recipe); return a ``TrainResult``.
+
+    Any recipe field can be overridden by keyword (``epochs=``, ``batch_size=``, ``lr=``, ``seed=``, ...).
+
+    >>> result = digitlab.train("lenet-lite", epochs=1, limit=2000)   # doctest: +SKIP
+    >>> result.test_acc, result.run_dir                               # doctest: +SKIP
+    (0.87, PosixPath('runs/20261123-120000-seed-001'))
+    """
+    from digitlab.recipes import default_recipe, get_recipe
+    from digitlab.runner import RunOptions, run_training
+
+    if recipe is None and model is None:
+        model = "cnn"
+    base = get_recipe(recipe) if recipe is not None else default_recipe(model)  # type: ignore[arg-type]
+    if model is not None and model != base.model:
+        base = base.override(model=model, model_args={})
+    options = RunOptions(device=device, target_acc=target_acc, target_split=target_split, data_dir=data_dir)
+    return run_training(base.override(**overrides), options, Path(run_dir) if run_dir else None,
+                        show_progress=progress)
+
+
+def load(path_or_name: str | os.PathLike = "default", device: str = "cpu") -> Classifier:
+    """Load a trained model: a run directory, a model directory, or a shipped name such as ``"default"``.
+
+    >>> model = digitlab.load("runs/my-run")          # doctest: +SKIP
+    >>> model.predict(images)                         # doctest: +SKIP
+    array([7, 2, 1, ...])
+    """
+    return load_classifier(path_or_name, device=device)
+
+
+def evaluate(model: Classifier | str | os.PathLike, split: str = "test", dataset: str = "mnist",
+             data_dir: str | None = None) -> Any:
+    """Evaluate a model on a dataset split ("test", "val" or "train"); return an ``Evaluation``.
+
+    >>> digitlab.evaluate("runs/my-run").accuracy     # doctest: +SKIP
+    0.9912
+    """
+    from digitlab.data.datasets import load_dataset
+    from digitlab.evaluation import evaluate_probs
+
+    if not isinstance(model, Classifier):
+        model = load(model)
+    ds = load_dataset(dataset, data_dir)
+    if split == "test":
+        digits = ds.test
+    elif split in ("val", "train"):
+        train, val = ds.split_validation()
+        digits = val if split == "val" else train
+    else:
+        raise DigitlabError(f"unknown split {split!r}; choose test, val or train")
+    if len(ds.classes) != len(model.classes):
+        raise DigitlabError(f"model has {len(model.classes)} classes but {dataset} has {len(ds.classes)}")
+    return evaluate_probs(digits.labels, model.predict_proba(digits.images), ds.classes)
+
+
+def recognize(image: Any, model: str | Classifier = "default", multi: bool | None = None) -> Any:
+    """Read the digit(s) in a photo or drawing (arrives with the recognizer work)."""
+    raise DigitlabError("recognize() is not available yet in this version")

@@ -1,0 +1,181 @@
+"""Trained models on disk: ``model.safetensors`` (weights only) + ``model.json`` (how to rebuild them).
+
+``load_classifier`` rebuilds a model through the registry; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlab import __version__
+from digitlab.errors import ModelError
+from digitlab.fileio import atomic_write_bytes, atomic_write_json
+from digitlab.inputs import as_unit_images
+
+FORMAT = "digitlab-model"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+META = "model.json"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+class Classifier:
+    """A trained digit classifier: ``predict_proba`` / ``predict`` / ``score`` on uint8 or float images."""
+
+    def __init__(self, name: str, args: dict[str, Any], classes: tuple[str, ...], normalization: dict[str, Any],
+                 meta: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.args = args
+        self.classes = tuple(classes)
+        self.normalization = normalization
+        self.meta = dict(meta or {})
+
+    def predict_proba(self, images: object) -> np.ndarray:
+        """Class probabilities, (N, C) float32, for images (N, 28, 28) or (28, 28), uint8 or float in [0, 1].
+
+        >>> model = digitlab.load("runs/cnn")              # doctest: +SKIP
+        >>> model.predict_proba(digits).shape              # doctest: +SKIP
+        (16, 10)
+        """
+        return self._proba(as_unit_images(images))
+
+    def predict(self, images: object) -> np.ndarray:
+        """Predicted class indices, int64 (N,)."""
+        return self.predict_proba(images).argmax(axis=1).astype(np.int64)
+
+    def score(self, images: object, labels: np.ndarray) -> float:
+        """Accuracy on labelled images."""
+        return float((self.predict(images) == np.asarray(labels)).mean())
+
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def save(self, directory: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+        """Write model.safetensors + model.json into ``directory`` (atomically, each file)."""
+        from safetensors.numpy import save
+
+        directory = Path(directory)
+        atomic_write_bytes(directory / WEIGHTS, save({k: np.ascontiguousarray(v) for k, v in
+                                                      self.state_arrays().items()}))
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "digitlab_version": __version__,
+                "model": self.name, "args": self.args, "classes": list(self.classes),
+                "normalization": self.normalization, **self.meta, **(extra or {})}
+        self.meta = {k: v for k, v in meta.items() if k not in ("model", "args", "classes", "normalization")}
+        atomic_write_json(directory / META, meta)
+        return directory
+
+
+class NumpyClassifier(Classifier):
+    """Wraps the from-scratch NumPy network (no torch involved)."""
+
+    def __init__(self, network: Any, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.network = network
+
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.network.predict_proba(x), dtype=np.float32)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return dict(self.network.state_dict())
+
+
+class TorchClassifier(Classifier):
+    """Wraps a torch module; applies the training normalisation and batches inference."""
+
+    def __init__(self, module: Any, batch_size: int = 2048, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.module = module.eval()
+        self.batch_size = batch_size
+
+    @property
+    def device(self) -> Any:
+        return next(self.module.parameters()).device
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        mean, std = self.normalization["mean"], self.normalization["std"]
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), self.batch_size):
+                batch = torch.from_numpy(x[i:i + self.batch_size]).to(self.device).unsqueeze(1)
+                out.append(self.module((batch - mean) / std).float().cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
+
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        logits = self.logits(x)
+        if self.meta.get("outputs") == "probs":  # models whose head already emits probabilities
+            return logits
+        z = logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().contiguous().numpy() for k, v in self.module.state_dict().items()}
+
+
+def wrap(model: Any, name: str, args: dict[str, Any], classes: tuple[str, ...], normalization: dict[str, Any],
+         meta: dict[str, Any] | None = None) -> Classifier:
+    """A Classifier around a freshly trained registry model."""
+    from digitlab.models.registry import get_spec
+
+    kw = dict(name=name, args=args, classes=classes, normalization=normalization, meta=meta)
+    if get_spec(name).family == "numpy":
+        return NumpyClassifier(model, **kw)
+    return TorchClassifier(model, **kw)
+
+
+def resolve_model_dir(path_or_name: str | os.PathLike) -> Path:
+    """A model directory, a run directory (holding the model files), or a shipped name like ``default``."""
+    path = Path(path_or_name)
+    if not path.exists() and isinstance(path_or_name, str) and (PRETRAINED_DIR / path_or_name / META).exists():
+        path = PRETRAINED_DIR / path_or_name
+    if path.is_file() and path.name in (META, WEIGHTS):
+        path = path.parent
+    if not (path / META).is_file() or not (path / WEIGHTS).is_file():
+        shipped = sorted(p.name for p in PRETRAINED_DIR.glob("*") if (p / META).exists())
+        hint = f" (shipped models: {', '.join(shipped)})" if shipped else ""
+        raise ModelError(f"{path_or_name}: not a model or run directory (needs {META} and {WEIGHTS}){hint}")
+    return path
+
+
+def load_classifier(path_or_name: str | os.PathLike, device: str = "cpu") -> Classifier:
+    """Rebuild a saved model through the registry and load its weights (safetensors only)."""
+    from digitlab.models.registry import create_model, get_spec
+
+    directory = resolve_model_dir(path_or_name)
+    try:
+        meta = json.loads((directory / META).read_text())
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{directory / META}: unreadable ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"{directory / META}: not a digitlab model (format {meta.get('format')!r})")
+    name, args = meta["model"], meta.get("args", {})
+    spec = get_spec(name)
+    try:
+        from safetensors.numpy import load_file
+
+        arrays = load_file(str(directory / WEIGHTS))
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise ModelError(f"{directory / WEIGHTS}: unreadable weights ({e})") from None
+    model = create_model(name, **args)
+    kw = dict(name=name, args=args, classes=tuple(meta["classes"]), normalization=meta["normalization"],
+              meta={k: v for k, v in meta.items() if k not in ("model", "args", "classes", "normalization")})
+    if spec.family == "numpy":
+        model.load_state_dict(arrays)
+        return NumpyClassifier(model, **kw)
+    import torch
+
+    try:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()}, strict=True)
+    except RuntimeError as e:
+        raise ModelError(f"{directory / WEIGHTS}: weights do not fit model {name!r}: {e}") from None
+    return TorchClassifier(model.to(device), **kw)

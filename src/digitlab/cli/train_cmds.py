@@ -1,0 +1,96 @@
+"""`digitlab train` and `digitlab eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from digitlab.cli.options import DataDir, Dataset, Json
+from digitlab.console import out, print_json
+from digitlab.errors import DigitlabError
+
+
+def parse_classes(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        classes = tuple(sorted({int(c) for c in value.split(",") if c.strip()}))
+    except ValueError:
+        raise DigitlabError(f"--classes takes comma-separated integers like 0,1; got {value!r}") from None
+    if not classes:
+        raise DigitlabError("--classes is empty")
+    return classes
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def train(
+        model: str = typer.Argument(None, help="Model name (see `digitlab models`); default: cnn."),
+        recipe: str = typer.Option(None, "--recipe", "-r", help="Named recipe (see `digitlab recipes`)."),
+        epochs: int = typer.Option(None, "--epochs", min=1),
+        batch_size: int = typer.Option(None, "--batch-size", min=1),
+        lr: float = typer.Option(None, "--lr", min=0.0),
+        optimizer: str = typer.Option(None, "--optimizer", help="sgd, adam or adamw."),
+        seed: int = typer.Option(None, "--seed"),
+        normalization: str = typer.Option(None, "--normalization", help="none, mnist or symmetric."),
+        label_smoothing: float = typer.Option(None, "--label-smoothing", min=0.0, max=0.99),
+        compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
+        limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N training images."),
+        classes: str = typer.Option(None, "--classes", help="Keep only these classes, e.g. 0,1."),
+        per_class: int = typer.Option(None, "--per-class", min=1, help="First N training images of each class."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        target_acc: float = typer.Option(None, "--target-acc", help="Stop once this accuracy is reached."),
+        target_split: str = typer.Option("val", "--target-split", help="val, or test (speed benchmarks only)."),
+        run_dir: Path = typer.Option(None, "--run-dir", help="Where to write the run (default runs/STAMP-RECIPE)."),
+        resume: Path = typer.Option(None, "--resume", help="Continue the interrupted run in this directory."),
+        dataset: str = typer.Option(None, "--dataset", "-d", help="mnist, fashion-mnist or idx:DIR."),
+        data_dir: Path = DataDir,
+        json: bool = Json,
+    ) -> None:
+        """Train a model by its default recipe or a named one; write a run directory with a report."""
+        from digitlab.recipes import default_recipe, get_recipe
+        from digitlab.runner import RunOptions, run_training
+
+        if resume is not None:
+            result = run_training(None, resume=resume, show_progress=not json)  # type: ignore[arg-type]
+        else:
+            if recipe is None and model is None:
+                model = "cnn"
+            base = get_recipe(recipe) if recipe is not None else default_recipe(model)
+            if model is not None and model != base.model:
+                base = base.override(model=model, model_args={})
+            chosen = base.override(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
+                                   normalization=normalization, label_smoothing=label_smoothing, compile=compile,
+                                   limit=limit, classes=parse_classes(classes), per_class=per_class,
+                                   dataset=dataset)
+            options = RunOptions(device=device, target_acc=target_acc, target_split=target_split,
+                                 data_dir=str(data_dir) if data_dir else None)
+            result = run_training(chosen, options, run_dir, show_progress=not json)
+        doc = result.to_json()
+        if json:
+            print_json(doc)
+            return
+        ttt = f", reached the target in {doc['time_to_target_s']:.2f} s" if doc["time_to_target_s"] else ""
+        out.print(f"[bold]{doc['recipe']}[/bold] ({doc['model']}): test accuracy [bold]{doc['test_acc']:.2%}"
+                  f"[/bold], best val {doc['best_val_acc']:.2%}, {doc['epochs_run']} epochs in "
+                  f"{doc['train_seconds']:.1f} s{ttt}")
+        out.print(f"report: {doc['report']}")
+
+    @app.command("eval")
+    def eval_(
+        model: str = typer.Argument(..., help="A run directory, a model directory, or a shipped model name."),
+        split: str = typer.Option("test", "--split", help="test, val or train."),
+        dataset: str = Dataset,
+        data_dir: Path = DataDir,
+        json: bool = Json,
+    ) -> None:
+        """Accuracy, per-class precision/recall/F1, the confusion matrix, the most confident mistakes."""
+        from digitlab.api import evaluate
+
+        evaluation = evaluate(model, split=split, dataset=dataset, data_dir=str(data_dir) if data_dir else None)
+        if json:
+            print_json({"model": model, "split": split, "dataset": dataset, **evaluation.to_json()})
+            return
+        out.print(evaluation.summary_text())
+        out.print(evaluation.confusion_text())

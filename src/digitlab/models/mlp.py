@@ -1,0 +1,24 @@
+"""Fully connected ReLU networks: the MLPs of seeds 002 and 003."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    """Flatten, then Linear+ReLU for each hidden size, then a final Linear to the class logits."""
+
+    def __init__(self, sizes: Sequence[int] = (784, 512, 512, 10)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

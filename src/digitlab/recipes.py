@@ -1,0 +1,158 @@
+"""Recipes: everything a run needs besides the data directory.
+
+``digitlab train --recipe seed-001`` reproduces that seed as DESIGN.md describes it; every field can be
+overridden (``Recipe.override``). The recipes of the five seed systems are written out here in full, so a
+reader can check them against the published descriptions line by line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from digitlab.errors import DigitlabError
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "onecycle", "linear")
+LOSSES = ("cross-entropy", "nll-on-probs")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    model: str
+    description: str = ""
+    model_args: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "mnist"
+    classes: tuple[int, ...] | None = None  # keep only these classes (all splits)
+    per_class: int | None = None  # first N of each class in the training split
+    limit: int | None = None  # first N training images (after the above)
+    val_size: int = 5000  # the last val_size of the 60k training images form the validation split
+    normalization: str = "mnist"  # none | mnist | symmetric
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # constant | onecycle | linear (decay to 0), stepped per batch
+    schedule_args: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 64
+    epochs: int = 1
+    loss: str = "cross-entropy"
+    label_smoothing: float = 0.0
+    seed: int = 0
+    compile: bool = False
+    reproduces: str | None = None  # seed id
+    published: str | None = None  # what the seed reported
+    notes: tuple[str, ...] = ()
+
+    def override(self, **changes: Any) -> Recipe:
+        """A copy with the given fields changed (``None`` values are ignored), validated."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise DigitlabError(f"unknown recipe field(s): {', '.join(sorted(unknown))}")
+        recipe = dataclasses.replace(self, **changes)
+        recipe.validate()
+        return recipe
+
+    def validate(self) -> None:
+        problems = []
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer {self.optimizer!r} (choose {', '.join(OPTIMIZERS)})")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule {self.schedule!r} (choose {', '.join(SCHEDULES)})")
+        if self.loss not in LOSSES:
+            problems.append(f"loss {self.loss!r} (choose {', '.join(LOSSES)})")
+        if self.epochs < 1:
+            problems.append(f"epochs {self.epochs} (must be >= 1)")
+        if self.batch_size < 1:
+            problems.append(f"batch size {self.batch_size} (must be >= 1)")
+        if not self.lr > 0:
+            problems.append(f"learning rate {self.lr} (must be > 0)")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label smoothing {self.label_smoothing} (must be in [0, 1))")
+        if problems:
+            raise DigitlabError("bad recipe value: " + "; ".join(problems))
+
+    def to_json(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        for key, value in doc.items():
+            if isinstance(value, tuple):
+                doc[key] = list(value)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Recipe:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in doc.items() if k in names}
+        for key in ("classes", "betas", "notes"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
+
+
+TEST_SELECTION_NOTE = ("Model selection used the validation split (the last 5,000 training images); the test split "
+                       "was evaluated once, at the end. The seed picked its best epoch on the test set; we do not.")
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "seed-001", "lenet-lite", "Seed 001: the small LeNet for FPGA deployment, pixels in [0,1], Adam 1e-4",
+            normalization="none", optimizer="adam", lr=1e-4, batch_size=16, epochs=10,
+            reproduces="seed-001", published="97.26% test (~3 min on an i7)",
+        ),
+        Recipe(
+            "seed-002", "mlp-512", "Seed 002: MindSpore MLP 784-512-512-10, SGD 1e-2, 2 epochs",
+            normalization="mnist", optimizer="sgd", lr=1e-2, batch_size=64, epochs=2,
+            reproduces="seed-002", published="85.3% after epoch 1, 90.2% after epoch 2",
+        ),
+        Recipe(
+            "seed-003", "mlp-312", "Seed 003: PyTorch 2.0 book MLP 784-312-256-10, Adam 2e-5, torch.compile",
+            normalization="none", optimizer="adam", lr=2e-5, batch_size=320, epochs=20, compile=True,
+            reproduces="seed-003", published="loss falls, accuracy rises (no figure)",
+        ),
+        Recipe(
+            "seed-003-bp", "mlp-bp", "Seed 003's BP net 784-512-256-10, SGD 0.01, batch 64, 5 epochs",
+            normalization="none", optimizer="sgd", lr=0.01, batch_size=64, epochs=5,
+            reproduces="seed-003", published="loss falls, accuracy rises (no figure)",
+        ),
+        Recipe(
+            "seed-004", "scratch", "Seed 004: Nielsen's NumPy network [784,30,10], sigmoid, quadratic cost, eta 3.0",
+            model_args={"sizes": (784, 30, 10), "cost": "quadratic", "output": "sigmoid", "init": "normal"},
+            val_size=10000, normalization="none", optimizer="sgd", lr=3.0, batch_size=10, epochs=30,
+            reproduces="seed-004", published="> 96% test (~95% typical)",
+            notes=("50k train / 10k validation (the last 10k of the 60k: the pickle's validation set) / 10k test.",),
+        ),
+        Recipe(
+            "scratch-improved", "scratch",
+            "Nielsen's next steps: cross-entropy cost, L2 (lambda 5), scaled init, 100 hidden units, eta 0.5",
+            model_args={"sizes": (784, 100, 10), "cost": "cross-entropy", "output": "sigmoid", "init": "scaled",
+                        "l2": 5.0},
+            val_size=10000, normalization="none", optimizer="sgd", lr=0.5, batch_size=10, epochs=30,
+        ),
+        Recipe(
+            "cnn", "cnn", "digitlab's fast CNN: BatchNorm, Adam with a OneCycle schedule, one epoch",
+            normalization="mnist", optimizer="adam", lr=1e-2, betas=(0.7, 0.9), schedule="onecycle",
+            schedule_args={"pct_start": 0.25, "cycle_momentum": False}, batch_size=256, epochs=1,
+        ),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise DigitlabError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}") from None
+
+
+def default_recipe(model: str) -> Recipe:
+    """The recipe a bare ``digitlab train MODEL`` uses."""
+    from digitlab.models.registry import get_spec
+
+    spec = get_spec(model)
+    recipe = get_recipe(spec.default_recipe)
+    return recipe if recipe.model == model else recipe.override(model=model, model_args={})

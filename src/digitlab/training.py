@@ -1,0 +1,264 @@
+"""The one training engine for every torch model.
+
+Plain PyTorch: the whole split lives on the device (``DeviceBatches``), one optimiser step per batch,
+a per-batch schedule, validation after each epoch, the best epoch's weights kept (model selection on
+validation, never on test), an atomic checkpoint after every epoch so a killed run can resume and end
+bit-identical to an uninterrupted one (on CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from digitlab.data.batches import DeviceBatches
+from digitlab.data.datasets import Digits
+from digitlab.errors import DigitlabError
+from digitlab.fileio import atomic_open
+from digitlab.recipes import Recipe
+
+CHECKPOINT = "checkpoint.pt"
+EVAL_BATCH = 2048
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise DigitlabError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DigitlabError("--device cuda asked for, but no CUDA GPU is available (torch sees none)")
+    return torch.device(name)
+
+
+def make_optimizer(params: Any, recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay)
+    return torch.optim.AdamW(params, lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> Any:
+    """A per-batch schedule, or None for a constant learning rate."""
+    if recipe.schedule == "onecycle":
+        args = {"pct_start": 0.25, "cycle_momentum": False, **recipe.schedule_args}
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=total_steps, **args)
+    if recipe.schedule == "linear":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps))
+    return None
+
+
+def loss_function(recipe: Recipe) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if recipe.loss == "nll-on-probs":
+        # Seed 000 feeds probabilities (not log-probabilities) into NLLLoss: the "loss" is -p[target],
+        # which is why its curve converges to -1. Kept only for the faithful recipe.
+        return F.nll_loss
+    return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def evaluate_batches(model: nn.Module, batches: DeviceBatches, loss_fn: Callable) -> tuple[float, float]:
+    """(mean loss, accuracy) over a split, in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=batches.x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=batches.x.device)
+    for x, y in batches:
+        with autocast(x.device):
+            out = model(x)
+        loss_sum += loss_fn(out.float(), y).double() * len(y)
+        correct += (out.argmax(1) == y).sum()
+    model.train(was_training)
+    n = max(1, len(batches.y))
+    return loss_sum.item() / n, correct.item() / n
+
+
+@dataclass
+class Target:
+    accuracy: float
+    split: str = "val"  # "val", or "test" for speed benchmarks only
+
+
+@dataclass
+class FitState:
+    """Everything a resumed run needs besides the recipe and the data."""
+
+    epoch: int = 0  # epochs completed
+    history: list[dict] = field(default_factory=list)
+    best_val_acc: float = -1.0
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    train_seconds: float = 0.0
+    time_to_target_s: float | None = None
+
+
+class ProgressBar:
+    """A rich progress bar per epoch: loss, accuracy, images/s, ETA. A no-op when disabled."""
+
+    def __init__(self, enabled: bool, epochs: int, steps: int) -> None:
+        self.enabled, self.epochs, self.steps = enabled, epochs, steps
+        self.every = max(1, steps // 50)
+        self.progress = None
+
+    def start(self, epoch: int) -> None:
+        if not self.enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from digitlab.console import err
+
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch + 1}/{self.epochs}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2%}  {task.fields[ips]:>7,.0f} img/s"),
+            TimeRemainingColumn(), console=err, transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=self.steps, loss=0.0, acc=0.0, ips=0.0)
+
+    def due(self, step: int) -> bool:
+        """Whether to redraw now (reading the running loss syncs the device, so not every step)."""
+        return self.progress is not None and (step % self.every == 0 or step == self.steps)
+
+    def update(self, step: int, loss: float, acc: float, images_per_s: float) -> None:
+        self.progress.update(self.task, completed=step, loss=loss, acc=acc, ips=images_per_s)
+
+    def end(self, record: dict) -> None:
+        if self.progress is None:
+            return
+        self.progress.stop()
+        self.progress = None
+        from digitlab.console import err
+
+        val = (f"  val loss {record['val_loss']:.4f}  val acc {record['val_acc']:.2%}"
+               if record.get("val_acc") is not None else "")
+        err.print(f"epoch {record['epoch']}/{self.epochs}  loss {record['train_loss']:.4f}  "
+                  f"acc {record['train_acc']:.2%}{val}  ({record['seconds']:.1f} s)")
+
+
+def _save_checkpoint(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, batches: DeviceBatches,
+                     state: FitState) -> None:
+    payload = {
+        "epoch": state.epoch, "history": state.history, "best_val_acc": state.best_val_acc,
+        "best_epoch": state.best_epoch, "best_state": state.best_state, "train_seconds": state.train_seconds,
+        "time_to_target_s": state.time_to_target_s, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+        "batch_rng": batches.get_state(), "torch_rng": torch.get_rng_state(),
+    }
+    with atomic_open(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
+    except Exception as e:
+        raise DigitlabError(f"{path}: unreadable checkpoint ({e})") from None
+
+
+def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device: torch.device,
+        run_dir: Path | None = None, target: Target | None = None, test: Digits | None = None,
+        show_progress: bool = False, on_epoch: Callable[[dict], None] | None = None,
+        resume: dict[str, Any] | None = None) -> FitState:
+    """Train ``model`` by ``recipe``; return the state (history, best weights, timings).
+
+    The model's own (possibly compiled) forward is used for training; ``model`` itself is updated in
+    place and ends holding the best epoch's weights.
+    """
+    from digitlab.data.transforms import normalization
+
+    mean, std = normalization(recipe.normalization)
+    model = model.to(device)
+    train_batches = DeviceBatches(train, recipe.batch_size, mean=mean, std=std, shuffle=True, seed=recipe.seed,
+                                  device=device)
+    val_batches = DeviceBatches(val, EVAL_BATCH, mean=mean, std=std, device=device)
+    target_batches = val_batches
+    if target is not None and target.split == "test":
+        if test is None:
+            raise DigitlabError("--target-split test needs the test split")
+        target_batches = DeviceBatches(test, EVAL_BATCH, mean=mean, std=std, device=device)
+    optimizer = make_optimizer(model.parameters(), recipe)
+    scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(train_batches))
+    loss_fn = loss_function(recipe)
+    forward = torch.compile(model) if recipe.compile else model
+
+    state = FitState()
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scheduler is not None and resume["scheduler"] is not None:
+            scheduler.load_state_dict(resume["scheduler"])
+        train_batches.set_state(resume["batch_rng"])
+        torch.set_rng_state(resume["torch_rng"])
+        state = FitState(resume["epoch"], list(resume["history"]), resume["best_val_acc"], resume["best_epoch"],
+                         resume["best_state"], resume["train_seconds"], resume["time_to_target_s"])
+
+    bar = ProgressBar(show_progress, recipe.epochs, len(train_batches))
+    model.train()
+    while state.epoch < recipe.epochs and state.time_to_target_s is None:
+        bar.start(state.epoch)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        seen = 0
+        start = time.perf_counter()
+        for step, (x, y) in enumerate(train_batches, 1):
+            with autocast(device):
+                out = forward(x)
+                loss = loss_fn(out.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (out.detach().argmax(1) == y).sum()
+            seen += len(y)
+            if bar.due(step):
+                bar.update(step, loss_sum.item() / seen, correct.item() / seen,
+                           seen / max(1e-9, time.perf_counter() - start))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        state.train_seconds += seconds
+        state.epoch += 1
+        train_loss = loss_sum.item() / max(1, seen)
+        if not math.isfinite(train_loss):
+            raise DigitlabError(f"training diverged at epoch {state.epoch} (loss {train_loss}); lower --lr")
+        val_loss, val_acc = evaluate_batches(model, val_batches, loss_fn)
+        record = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": correct.item() / max(1, seen),
+                  "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
+                  "lr": optimizer.param_groups[0]["lr"]}
+        if val_acc > state.best_val_acc:
+            state.best_val_acc, state.best_epoch = val_acc, state.epoch
+            state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if target is not None:
+            reached = val_acc if target.split == "val" else evaluate_batches(model, target_batches, loss_fn)[1]
+            record[f"{target.split}_acc_for_target"] = reached
+            if reached >= target.accuracy:
+                state.time_to_target_s = state.train_seconds
+        state.history.append(record)
+        bar.end(record)
+        if run_dir is not None:
+            _save_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, train_batches, state)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    model.eval()
+    return state
