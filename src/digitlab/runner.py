@@ -79,6 +79,8 @@ def prepare_data(recipe: Recipe, data_dir: str | None, progress: Any = None) -> 
     test = ds.test.select(classes) if classes else ds.test
     if len(train) == 0 or len(val) == 0:
         raise DigitlabError("the selection leaves no training or validation images")
+    if classes:  # a k-class problem: labels become 0..k-1, outputs k
+        train, val, test = (d.relabel(classes) for d in (train, val, test))
     return train, val, test, ds
 
 
@@ -86,10 +88,10 @@ def _write_metrics(run_dir: Path, history: list[dict]) -> None:
     atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in history))
 
 
-def _fit_numpy(recipe: Recipe, train: Digits, val: Digits, run_dir: Path, show_progress: bool) -> tuple:
+def _fit_numpy(recipe: Recipe, args: dict, train: Digits, val: Digits, run_dir: Path, show_progress: bool) -> tuple:
     from digitlab.console import err
 
-    net = create_model(recipe.model, **{**recipe.model_args, "seed": recipe.seed})
+    net = create_model(recipe.model, **{**args, "seed": recipe.seed})
     history: list[dict] = []
 
     def on_epoch(record: dict) -> None:
@@ -128,7 +130,13 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
     train, val, test, ds = prepare_data(recipe, options.data_dir)
     norm_mean, norm_std = normalization(recipe.normalization)
     norm = {"name": recipe.normalization, "mean": norm_mean, "std": norm_std}
-    args = model_args(recipe.model, **recipe.model_args)
+    model_kwargs = dict(recipe.model_args)
+    if recipe.classes and spec.family == "torch":
+        model_kwargs.setdefault("num_classes", len(recipe.classes))
+    elif recipe.classes:
+        sizes = model_kwargs.get("sizes", spec.defaults["sizes"])
+        model_kwargs["sizes"] = (*sizes[:-1], len(recipe.classes))
+    args = model_args(recipe.model, **model_kwargs)
     data_info = {"dataset": ds.name, "md5": ds.checksums, "train": len(train), "val": len(val), "test": len(test)}
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +144,7 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
                                              "data": data_info, "digitlab_version": __version__})
 
     if spec.family == "numpy":
-        net, history = _fit_numpy(recipe, train, val, run_dir, show_progress)
+        net, history = _fit_numpy(recipe, args, train, val, run_dir, show_progress)
         seconds = sum(r["seconds"] for r in history)
         best_val = max(r["val_acc"] for r in history)
         ttt = None
@@ -156,7 +164,7 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
 
         device = pick_device(options.device)
         torch.manual_seed(recipe.seed)
-        module = create_model(recipe.model, **recipe.model_args)
+        module = create_model(recipe.model, **args)
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume is not None else None
         target = Target(options.target_acc, options.target_split) if options.target_acc is not None else None
         history: list[dict] = []

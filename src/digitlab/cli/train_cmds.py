@@ -23,6 +23,22 @@ def parse_classes(value: str | None) -> tuple[int, ...] | None:
     return classes
 
 
+def parse_model_args(pairs: list[str] | None) -> dict:
+    """--arg KEY=VALUE pairs -> model constructor keyword arguments (values parsed as JSON when they can be)."""
+    import json
+
+    args = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise DigitlabError(f"--arg takes KEY=VALUE, got {pair!r}")
+        try:
+            args[key.strip()] = json.loads(value)
+        except ValueError:
+            args[key.strip()] = value
+    return args
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
@@ -39,6 +55,10 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N training images."),
         classes: str = typer.Option(None, "--classes", help="Keep only these classes, e.g. 0,1."),
         per_class: int = typer.Option(None, "--per-class", min=1, help="First N training images of each class."),
+        arg: list[str] = typer.Option(None, "--arg", help="Model argument KEY=VALUE (repeatable), e.g. hidden=64."),
+        quantum_backend: str = typer.Option(None, "--quantum-backend",
+                                            help="Hybrid models: exact, shots, pennylane or qutrunk."),
+        shots: int = typer.Option(None, "--shots", min=1, help="Hybrid models: measurement shots."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         target_acc: float = typer.Option(None, "--target-acc", help="Stop once this accuracy is reached."),
         target_split: str = typer.Option("val", "--target-split", help="val, or test (speed benchmarks only)."),
@@ -60,7 +80,12 @@ def register(app: typer.Typer) -> None:
             base = get_recipe(recipe) if recipe is not None else default_recipe(model)
             if model is not None and model != base.model:
                 base = base.override(model=model, model_args={})
-            chosen = base.override(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
+            extra = parse_model_args(arg)
+            if quantum_backend is not None:
+                extra["backend"] = quantum_backend
+            if shots is not None:
+                extra["shots"] = shots
+            chosen = base.override(model_args={**base.model_args, **extra} if extra else None,epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
                                    normalization=normalization, label_smoothing=label_smoothing, compile=compile,
                                    limit=limit, classes=parse_classes(classes), per_class=per_class,
                                    dataset=dataset)

@@ -11,8 +11,10 @@ from torch import nn
 class MLP(nn.Module):
     """Flatten, then Linear+ReLU for each hidden size, then a final Linear to the class logits."""
 
-    def __init__(self, sizes: Sequence[int] = (784, 512, 512, 10)) -> None:
+    def __init__(self, sizes: Sequence[int] = (784, 512, 512, 10), num_classes: int | None = None) -> None:
         super().__init__()
+        if num_classes is not None:  # a class subset (e.g. --classes 0,1) replaces the output size
+            sizes = (*sizes[:-1], num_classes)
         layers: list[nn.Module] = [nn.Flatten()]
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(nn.Linear(n_in, n_out))
