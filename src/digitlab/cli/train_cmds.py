@@ -85,7 +85,8 @@ def register(app: typer.Typer) -> None:
                 extra["backend"] = quantum_backend
             if shots is not None:
                 extra["shots"] = shots
-            chosen = base.override(model_args={**base.model_args, **extra} if extra else None,epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
+            chosen = base.override(model_args={**base.model_args, **extra} if extra else None,
+                                   epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, seed=seed,
                                    normalization=normalization, label_smoothing=label_smoothing, compile=compile,
                                    limit=limit, classes=parse_classes(classes), per_class=per_class,
                                    dataset=dataset)

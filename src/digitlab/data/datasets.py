@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from digitlab.data.idx import check_pair, read_idx
-from digitlab.data.mnist_sources import fetch_mnist
+from digitlab.data.mnist_sources import SOURCES, fetch_mnist
 from digitlab.errors import DataError
 
 MNIST_CLASSES = tuple(str(i) for i in range(10))
@@ -80,6 +81,15 @@ class Digits:
             index = index[:limit]
         return self.take(index)
 
+    def relabel(self, classes: list[int]) -> Digits:
+        """The same images with labels mapped to positions in ``classes`` (a k-class problem)."""
+        lookup = np.full(len(self.classes), -1, dtype=np.int64)
+        lookup[list(classes)] = np.arange(len(classes))
+        labels = lookup[self.labels]
+        if (labels < 0).any():
+            raise DataError(f"relabel: images of classes outside {list(classes)} are present")
+        return Digits(self.images, labels, tuple(self.classes[c] for c in classes))
+
     def class_counts(self) -> list[int]:
         return np.bincount(self.labels, minlength=len(self.classes)).tolist()
 
@@ -126,22 +136,27 @@ def has_layout(directory: Path) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _read_split_cached(images_path: Path, labels_path: Path, mtimes: tuple[float, float]) -> tuple:
+def _read_split_cached(images_path: Path, labels_path: Path, stamps: tuple[int, ...]) -> tuple:
     images = read_idx(images_path)
     labels = read_idx(labels_path)
+    images.setflags(write=False)  # shared by every caller of this cache: nobody may modify it in place
     return images, labels
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """Changes whenever the file is rewritten: an atomic rewrite is a new inode even within one mtime tick."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def read_split(directory: Path, split: str, classes: tuple[str, ...] | None) -> Digits:
     images_stem, labels_stem = LAYOUT[split]
     ip, lp = _find(directory, images_stem), _find(directory, labels_stem)
-    images, labels = _read_split_cached(ip, lp, (ip.stat().st_mtime, lp.stat().st_mtime))
-    labels = labels.astype(np.int64)
+    images, labels = _read_split_cached(ip, lp, _stamp(ip) + _stamp(lp))
     if classes is None:
         classes = tuple(str(i) for i in range(max(10, int(labels.max(initial=0)) + 1)))
-    check_pair(images, labels, len(classes), f"{ip.name}/{lp.name}")
-    images.setflags(write=False)  # shared by the cache above: nobody may modify it in place
-    return Digits(images, labels, classes)
+    check_pair(images, labels, len(classes), f"{ip}, {lp.name}")
+    return Digits(images, labels.astype(np.int64), classes)
 
 
 def _class_names_beside(directory: Path) -> tuple[str, ...] | None:
@@ -158,13 +173,20 @@ def _class_names_beside(directory: Path) -> tuple[str, ...] | None:
 
 
 def resolve(dataset: str, data_dir: str | os.PathLike | None = None, fetch: bool = True,
-            progress=None) -> tuple[Path, str, tuple[str, ...] | None, dict[str, str]]:
-    """(directory, source, class names, checksums) for a dataset spec: mnist, fashion-mnist or idx:DIR."""
+            progress=None, sources: Sequence[str] | None = None,
+            mirrors: Sequence[str] | None = None) -> tuple[Path, str, tuple[str, ...] | None, dict[str, str]]:
+    """(directory, source, class names, checksums) for a dataset spec: mnist, fashion-mnist or idx:DIR.
+
+    ``sources`` and ``mirrors`` choose where MNIST may come from (see ``fetch_mnist``); default: all of them.
+    """
     root = data_root(data_dir)
+    if (sources or mirrors) and dataset != "mnist":
+        raise DataError(f"sources and mirrors apply to MNIST only, not to {dataset!r}")
     if dataset == "mnist":
         directory = root / "mnist"
         if fetch:
-            result = fetch_mnist(directory, progress=progress or (lambda _: None))
+            result = fetch_mnist(directory, sources=sources or SOURCES, mirrors=mirrors or None,
+                                 progress=progress or (lambda _: None))
             return directory, result.source, MNIST_CLASSES, result.md5
         from digitlab.data.mnist_sources import cached
         manifest = cached(directory)
