@@ -37,6 +37,9 @@ def main() -> None:
     except DigitlabError as e:
         err.print(f"[red]error:[/red] {e}")
         sys.exit(2)
+    except OSError as e:  # unwritable --out, full disk, ...: the OS's own words, on one line
+        err.print(f"[red]error:[/red] {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+        sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -7,6 +7,7 @@ uint32, then the payload in big-endian order. Files may be gzip-compressed (dete
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -61,7 +62,7 @@ def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DataError(f"{name}: truncated header (needs {header_len} bytes, has {len(data)})")
     shape = struct.unpack(f">{ndim}I", data[4:header_len])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a hostile header cannot overflow this
     payload = len(data) - header_len
     if payload < expected:
         raise DataError(f"{name}: truncated payload (expected {expected} bytes for shape {shape}, got {payload})")
@@ -108,6 +109,8 @@ def check_pair(images: np.ndarray, labels: np.ndarray, n_classes: int, name: str
         raise DataError(f"{name}: images must be unsigned bytes, got {images.dtype}")
     if labels.ndim != 1:
         raise DataError(f"{name}: labels must have 1 dimension, got shape {labels.shape}")
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{name}: labels must be integers, got {labels.dtype}")
     if len(images) != len(labels):
         raise DataError(f"{name}: {len(images)} images but {len(labels)} labels")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):

