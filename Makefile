@@ -7,6 +7,8 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.digitlab-installed
 CONSTRAINTS := requirements/constraints.txt
 
+EXTRAS ?= dev
+
 .PHONY: run test lint setup clean-venv
 
 run: $(STAMP)
@@ -26,8 +28,11 @@ $(PY):
 # torch first and pinned, so nothing later can resolve it to a CUDA build.
 $(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
 	$(PIP) install -c $(CONSTRAINTS) torch
-	$(PIP) install -c $(CONSTRAINTS) -e ".[dev]"
+	$(PIP) install -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Optional parts (export toolchains, the QuTrunk sandbox, browser tests) keep their targets in mk/.
+-include mk/*.mk

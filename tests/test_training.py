@@ -117,3 +117,52 @@ def test_existing_run_dir_is_not_overwritten(mnist_dir, tmp_path):
     digitlab.train("mlp-512", epochs=1, limit=200, run_dir=tmp_path / "r", data_dir=str(mnist_dir))
     with pytest.raises(DigitlabError, match="already holds a run"):
         digitlab.train("mlp-512", epochs=1, limit=200, run_dir=tmp_path / "r", data_dir=str(mnist_dir))
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_with_augmentation_and_ema_is_bit_identical(mnist, tmp_path):
+    """In-process variant of the SIGKILL test, covering the augmentation and EMA state in the checkpoint."""
+    import torch
+
+    from digitlab.training import CHECKPOINT, fit, load_checkpoint
+
+    recipe = get_recipe("seed-001").override(epochs=3, lr=3e-3, batch_size=64, augment={"rotate": 10, "shift": 2},
+                                             ema=0.9)
+    train, val = mnist.train_full.take(slice(0, 640)), mnist.test.take(slice(0, 200))
+
+    def model():
+        torch.manual_seed(0)
+        return create_model("lenet-lite")
+
+    straight = model()
+    fit(straight, recipe, train, val, device=torch.device("cpu"))
+
+    def stop_after_first(record):
+        if record["epoch"] == 1:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        fit(model(), recipe, train, val, device=torch.device("cpu"), run_dir=tmp_path, on_epoch=stop_after_first)
+    resumed = model()
+    torch.manual_seed(123)  # the checkpoint, not the ambient RNG, must decide what happens next
+    fit(resumed, recipe, train, val, device=torch.device("cpu"), resume=load_checkpoint(tmp_path / CHECKPOINT))
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_affine_augmentation_moves_ink_but_keeps_background():
+    import torch
+
+    from digitlab.augment import Affine
+
+    x = torch.full((8, 1, 28, 28), -0.42)
+    x[:, :, 10:18, 12:16] = 2.8
+    out = Affine(rotate=15, scale=0.1, shift=3)(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert torch.allclose(out[:, :, 0, 0], torch.tensor(-0.42))  # border padding = background
+    assert not torch.allclose(out, x)
+    same = Affine(rotate=15, scale=0.1, shift=3)(x, torch.Generator().manual_seed(0))
+    assert torch.equal(out, same)

@@ -41,6 +41,8 @@ class Recipe:
     epochs: int = 1
     loss: str = "cross-entropy"
     label_smoothing: float = 0.0
+    augment: dict[str, float] | None = None  # random affine per image: {"rotate": deg, "scale": rel, "shift": px}
+    ema: float | None = None  # decay of an exponential moving average of the weights (evaluated and kept)
     seed: int = 0
     compile: bool = False
     reproduces: str | None = None  # seed id
@@ -73,6 +75,10 @@ class Recipe:
             problems.append(f"learning rate {self.lr} (must be > 0)")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label smoothing {self.label_smoothing} (must be in [0, 1))")
+        if self.augment and set(self.augment) - {"rotate", "scale", "shift"}:
+            problems.append(f"augment keys {sorted(self.augment)} (use rotate, scale, shift)")
+        if self.ema is not None and not 0 < self.ema < 1:
+            problems.append(f"ema decay {self.ema} (must be in (0, 1))")
         if problems:
             raise DigitlabError("bad recipe value: " + "; ".join(problems))
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from digitlab.augment import Affine
 from digitlab.data.batches import DeviceBatches
 from digitlab.data.datasets import Digits
 from digitlab.errors import DigitlabError
@@ -152,13 +153,14 @@ class ProgressBar:
 
 
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, batches: DeviceBatches,
-                     state: FitState) -> None:
+                     state: FitState, aug_rng: torch.Generator, ema: Any) -> None:
     payload = {
         "epoch": state.epoch, "history": state.history, "best_val_acc": state.best_val_acc,
         "best_epoch": state.best_epoch, "best_state": state.best_state, "train_seconds": state.train_seconds,
         "time_to_target_s": state.time_to_target_s, "model": model.state_dict(),
         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-        "batch_rng": batches.get_state(), "torch_rng": torch.get_rng_state(),
+        "batch_rng": batches.get_state(), "torch_rng": torch.get_rng_state(), "aug_rng": aug_rng.get_state(),
+        "ema": ema.state_dict() if ema is not None else None,
     }
     with atomic_open(path, "wb") as f:
         torch.save(payload, f)
@@ -196,6 +198,14 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(train_batches))
     loss_fn = loss_function(recipe)
     forward = torch.compile(model) if recipe.compile else model
+    augment = Affine.from_recipe(recipe.augment)
+    aug_rng = torch.Generator().manual_seed(recipe.seed + 1)
+    ema = None
+    if recipe.ema is not None:  # evaluated, selected and kept instead of the raw weights
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True)
+    eval_model = ema.module if ema is not None else model
 
     state = FitState()
     if resume is not None:
@@ -205,6 +215,9 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
             scheduler.load_state_dict(resume["scheduler"])
         train_batches.set_state(resume["batch_rng"])
         torch.set_rng_state(resume["torch_rng"])
+        aug_rng.set_state(resume["aug_rng"])
+        if ema is not None:
+            ema.load_state_dict(resume["ema"])
         state = FitState(resume["epoch"], list(resume["history"]), resume["best_val_acc"], resume["best_epoch"],
                          resume["best_state"], resume["train_seconds"], resume["time_to_target_s"])
 
@@ -217,6 +230,8 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
         seen = 0
         start = time.perf_counter()
         for step, (x, y) in enumerate(train_batches, 1):
+            if augment is not None:
+                x = augment(x, aug_rng)
             with autocast(device):
                 out = forward(x)
                 loss = loss_fn(out.float(), y)
@@ -225,6 +240,8 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.detach() * len(y)
             correct += (out.detach().argmax(1) == y).sum()
             seen += len(y)
@@ -239,22 +256,22 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
         train_loss = loss_sum.item() / max(1, seen)
         if not math.isfinite(train_loss):
             raise DigitlabError(f"training diverged at epoch {state.epoch} (loss {train_loss}); lower --lr")
-        val_loss, val_acc = evaluate_batches(model, val_batches, loss_fn)
+        val_loss, val_acc = evaluate_batches(eval_model, val_batches, loss_fn)
         record = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": correct.item() / max(1, seen),
                   "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
                   "lr": optimizer.param_groups[0]["lr"]}
         if val_acc > state.best_val_acc:
             state.best_val_acc, state.best_epoch = val_acc, state.epoch
-            state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in eval_model.state_dict().items()}
         if target is not None:
-            reached = val_acc if target.split == "val" else evaluate_batches(model, target_batches, loss_fn)[1]
+            reached = val_acc if target.split == "val" else evaluate_batches(eval_model, target_batches, loss_fn)[1]
             record[f"{target.split}_acc_for_target"] = reached
             if reached >= target.accuracy:
                 state.time_to_target_s = state.train_seconds
         state.history.append(record)
         bar.end(record)
         if run_dir is not None:
-            _save_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, train_batches, state)
+            _save_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, train_batches, state, aug_rng, ema)
         if on_epoch is not None:
             on_epoch(record)
 
