@@ -38,3 +38,77 @@ def digit_grid(images: np.ndarray, titles: Sequence[str], path: str | os.PathLik
         fig.suptitle(suptitle)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def training_curves(history: Sequence[dict], path: str | os.PathLike, title: str | None = None) -> None:
+    """Two panels, loss and accuracy (%) per epoch, train vs validation; markers so one epoch still shows."""
+    epochs = [h["epoch"] for h in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    panels = ((loss_ax, "loss", "loss", 1.0), (acc_ax, "acc", "accuracy (%)", 100.0))
+    for ax, key, ylabel, scale in panels:
+        drawn = False
+        for split, style in (("train", "o-"), ("val", "s--")):
+            values = [h.get(f"{split}_{key}") for h in history]
+            if all(v is None for v in values):
+                continue
+            ys = [np.nan if v is None else v * scale for v in values]
+            ax.plot(epochs, ys, style, label="validation" if split == "val" else split, markersize=5)
+            drawn = True
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_title(ylabel.split(" ")[0])
+        ax.grid(True, alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if drawn:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, f"no {ylabel.split(' ')[0]} recorded", ha="center", va="center",
+                    transform=ax.transAxes, color="gray")
+    if len(epochs) == 1:  # a single point would otherwise sit on an axis with a meaningless span
+        for ax in (loss_ax, acc_ax):
+            ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
+    if acc_ax.get_ylim()[1] > 101:  # autoscale pads a flat 100% line up to an impossible 105%
+        acc_ax.set_ylim(top=101)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def confusion_heatmap(confusion: np.ndarray, classes: Sequence[str], path: str | os.PathLike,
+                      title: str | None = None) -> None:
+    """Counts annotated on each cell; colour is the share of the true class's row, on a square-root scale
+    so that a handful of errors still shows next to a diagonal of a thousand."""
+    confusion = np.asarray(confusion)
+    n = len(classes)
+    rows = confusion.sum(axis=1, keepdims=True)
+    share = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    size = max(4.0, 0.55 * n + 1.5)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    image = ax.imshow(share, cmap="Blues", norm=matplotlib.colors.PowerNorm(gamma=0.4, vmin=0, vmax=1))
+    cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    cbar.set_label("share of the true class")
+    fontsize = 9 if n <= 10 else 7
+    for t in range(n):
+        for p in range(n):
+            count = int(confusion[t, p])
+            color = "white" if share[t, p] > 0.45 else ("black" if count else "lightgray")
+            ax.text(p, t, str(count), ha="center", va="center", fontsize=fontsize, color=color)
+    long_names = max((len(str(c)) for c in classes), default=1) > 3
+    ax.set_xticks(range(n), [str(c) for c in classes], rotation=45 if long_names else 0,
+                  ha="right" if long_names else "center")
+    ax.set_yticks(range(n), [str(c) for c in classes])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def placeholder(message: str, path: str | os.PathLike, size: tuple[float, float] = (5.0, 2.0)) -> None:
+    """A figure that only says ``message`` (e.g. 'no mistakes'), so a report never links a missing file."""
+    fig, ax = plt.subplots(figsize=size)
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=16, color="dimgray", transform=ax.transAxes)
+    save_figure(fig, path)

@@ -192,6 +192,9 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
     notes = [TEST_SELECTION_NOTE, *recipe.notes]
     if recipe.published:
         notes.append(f"Published figure for {recipe.reproduces}: {recipe.published}.")
+    summary = {k: v for k, v in result.to_json().items() if k not in ("run_dir", "report")}
+    if options.target_acc is not None:
+        summary["target_acc"] = options.target_acc
     write_report(run_dir, title=f"{recipe.name}: {spec.description}", config=recipe.to_json(), history=history,
-                 evaluation=evaluation, images=test.images, summary=result.to_json(), notes=notes)
+                 evaluation=evaluation, images=test.images, summary=summary, notes=notes)
     return result
