@@ -69,6 +69,13 @@ def evaluate(model: Classifier | str | os.PathLike, split: str = "test", dataset
     return evaluate_probs(digits.labels, model.predict_proba(digits.images), ds.classes)
 
 
-def recognize(image: Any, model: str | Classifier = "default", multi: bool | None = None) -> Any:
-    """Read the digit(s) in a photo or drawing (arrives with the recognizer work)."""
-    raise DigitlabError("recognize() is not available yet in this version")
+def recognize(image: Any, model: str | Classifier = "default", multi: bool | None = None, top_k: int = 3,
+              min_confidence: float | None = None) -> Any:
+    """Read the digit(s) in a photo, drawing, PIL image or array; return a ``Reading`` (``.digits``, ...).
+
+    >>> digitlab.recognize("docs/number.png").digits     # doctest: +SKIP
+    '2026'
+    """
+    from digitlab.reading import recognize as _recognize
+
+    return _recognize(image, model=model, multi=multi, top_k=top_k, min_confidence=min_confidence)

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,23 @@ class Classifier:
         return directory
 
 
+@contextlib.contextmanager
+def few_threads(batch: int, small: int = 64) -> Iterator[None]:
+    """One intra-op thread for small batches: a 28x28 image gains nothing from a second thread, and
+    on a busy machine the threads' spin-waiting made single-image inference ~500x slower (measured)."""
+    import torch
+
+    if batch > small or torch.get_num_threads() == 1:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class NumpyClassifier(Classifier):
     """Wraps the from-scratch NumPy network (no torch involved)."""
 
@@ -104,7 +123,7 @@ class TorchClassifier(Classifier):
 
         mean, std = self.normalization["mean"], self.normalization["std"]
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), few_threads(len(x)):
             for i in range(0, len(x), self.batch_size):
                 batch = torch.from_numpy(x[i:i + self.batch_size]).to(self.device).unsqueeze(1)
                 out.append(self.module((batch - mean) / std).float().cpu())

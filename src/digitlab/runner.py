@@ -18,7 +18,7 @@ from digitlab.data.datasets import Digits, load_dataset
 from digitlab.data.transforms import normalization
 from digitlab.errors import DigitlabError
 from digitlab.fileio import atomic_write_json, atomic_write_text
-from digitlab.models.registry import create_model, get_spec, model_args
+from digitlab.models.registry import create_model, get_spec, model_args, model_class
 from digitlab.recipes import TEST_SELECTION_NOTE, Recipe
 
 CONFIG = "config.json"
@@ -195,6 +195,9 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
     summary = {k: v for k, v in result.to_json().items() if k not in ("run_dir", "report")}
     if options.target_acc is not None:
         summary["target_acc"] = options.target_acc
+    # A model class may add figures of its own (the hybrid models: the seed's "Hybrid NN Training Convergence").
+    report_plots = getattr(model_class(recipe.model), "report_plots", None)
     write_report(run_dir, title=f"{recipe.name}: {spec.description}", config=recipe.to_json(), history=history,
-                 evaluation=evaluation, images=test.images, summary=summary, notes=notes)
+                 evaluation=evaluation, images=test.images, summary=summary, notes=notes,
+                 extra_plots=report_plots(history) if report_plots else None)
     return result

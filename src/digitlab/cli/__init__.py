@@ -18,13 +18,15 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from digitlab.cli import bench_cmds, data_cmds, main_cmd, models_cmds, train_cmds
+    from digitlab.cli import bench_cmds, data_cmds, export_cmds, main_cmd, models_cmds, predict_cmds, train_cmds
 
     app.add_typer(data_cmds.app, name="data")
     app.add_typer(bench_cmds.app, name="bench")
     models_cmds.register(app)
     train_cmds.register(app)
+    predict_cmds.register(app)
     main_cmd.register(app)
+    export_cmds.register(app)
 
 
 _register()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import typer
 
 from digitlab.cli.options import DataDir, Json
@@ -84,3 +85,93 @@ def bench_train(
     out.print(f"digitlab {recipe}: {mean['digitlab_s']:.2f} s, mean test acc {mean['digitlab_acc']:.2%}")
     out.print(f"speed-up {doc['speedup']:.2f}x; mean accuracy {'meets' if doc['target_met'] else 'misses'} "
               f"the {target:.1%} target")
+
+
+@app.command("infer")
+def bench_infer(
+    model: str = typer.Option("default", "--model", "-m", help="A run directory, model directory or shipped name."),
+    batch: int = typer.Option(1024, "--batch", min=2, help="The large batch size."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Interleaved rounds (medians are reported)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="Intra-op threads for torch and ONNX Runtime "
+                                                                 "(default: one per core)."),
+    data_dir: Path = DataDir,
+    json: bool = Json,
+) -> None:
+    """Images/s at batch 1 and --batch, single-image latency p50/p99: PyTorch eager vs TorchScript, ONNX Runtime
+    fp32/int8 and the C export, same model and run; plus the distance from the CPU's fp32 matmul roof."""
+    from digitlab.artifacts import load_classifier
+    from digitlab.cli.options import progress_printer
+    from digitlab.export import torch_model
+    from digitlab.export.check import evaluation_data
+    from digitlab.export.quantize import calibration_subset
+    from digitlab.export.speed import benchmark
+
+    classifier = torch_model(load_classifier(model))
+    test, train = evaluation_data(classifier, None, str(data_dir) if data_dir else None)
+    doc = benchmark(classifier, test.images, calibration_subset(train.images), big_batch=batch, rounds=rounds,
+                    progress=progress_printer(json), threads=threads)
+    doc["machine"] = machine()
+    if json:
+        print_json(doc)
+        return
+    out.print(f"{doc['model']}: {doc['flops_per_image'] / 1e6:.3f} MFLOP/image, {doc['threads']} torch threads")
+    out.print(f"{'runtime':<20}{'batch 1 img/s':>14}{f'batch {batch} img/s':>17}{'x eager':>9}{'p50 ms':>9}"
+              f"{'p99 ms':>9}{'agrees':>9}")
+    for r in doc["runtimes"]:
+        out.print(f"{r['runtime']:<20}{r['batch1_images_per_s']:>14,.0f}{r[f'batch{batch}_images_per_s']:>17,.0f}"
+                  f"{r[f'speedup_batch{batch}']:>9.2f}{r['latency_p50_ms']:>9.3f}{r['latency_p99_ms']:>9.3f}"
+                  f"{r['agreement_with_eager']:>9.2%}")
+    roof = doc["roof"]
+    out.print(f"roof: fp32 matmul {roof['matmul_fp32_gflops']:.1f} GFLOP/s = {roof['images_per_s_at_roof']:,.0f} "
+              f"images/s for this model; best ({roof['best_runtime']}) reaches {roof['best_fraction_of_roof']:.1%}")
+    load = doc["load_average_1min"]
+    out.print(f"1-min load average {load['start']:.1f} -> {load['end']:.1f} on {doc['machine']['processor']}")
+    for note in doc["skipped"]:
+        err.print(f"[dim]skipped {note}[/dim]")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1e3 for s in samples)
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "min_ms": ms[0]}
+
+
+@app.command("predict")
+def bench_predict(
+    runs: int = typer.Option(200, "--runs", min=10),
+    model: str = typer.Option("default", "--model"),
+    json: bool = Json,
+) -> None:
+    """End-to-end latency of one 1-megapixel JPEG photo of one digit: decode -> preprocess -> model."""
+    import io
+
+    from digitlab.artifacts import load_classifier
+    from digitlab.data import load_dataset
+    from digitlab.reading import recognize
+    from digitlab.vision.synthetic import photo_digit
+
+    classifier = load_classifier(model)
+    digit = load_dataset("mnist").test.images[0]
+    photo = photo_digit(digit, np.random.default_rng(0)).convert("RGB").resize((1000, 1000))
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=90)
+    jpeg = buf.getvalue()
+    crop = recognize(jpeg, classifier, multi=False).crops[0][None]
+    end_to_end, model_only = [], []
+    for _ in range(runs):  # interleaved so that machine noise hits both alike
+        t = time.perf_counter()
+        recognize(jpeg, classifier, multi=False)
+        end_to_end.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        classifier.predict_proba(crop)
+        model_only.append(time.perf_counter() - t)
+    doc = {"benchmark": "predict", "model": model, "image": "1000x1000 JPEG q90, one digit",
+           "bytes": len(jpeg), "runs": runs, "end_to_end": percentiles(end_to_end),
+           "model_only": percentiles(model_only), "goal_p99_ms": 5.0, "machine": machine()}
+    doc["goal_met"] = doc["end_to_end"]["p99_ms"] <= 5.0
+    if json:
+        print_json(doc)
+        return
+    e, m = doc["end_to_end"], doc["model_only"]
+    verdict = "met" if doc["goal_met"] else "missed"
+    out.print(f"end to end: p50 {e['p50_ms']:.2f} ms, p99 {e['p99_ms']:.2f} ms; model alone: p50 "
+              f"{m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms (goal p99 <= 5 ms: {verdict})")

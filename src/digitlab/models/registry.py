@@ -41,6 +41,20 @@ MODELS: dict[str, ModelSpec] = {
                   "seed-001", "97.26% test"),
         ModelSpec("cnn", "digitlab.models.cnn:FastCNN", "torch",
                   "fast modern CNN (BatchNorm, OneCycle): digitlab's default", "cnn", {}, None, None),
+        ModelSpec("digitnet", "digitlab.models.digitnet:DigitNet", "torch",
+                  "VGG-style CNN with BatchNorm: the shipped pretrained recognizer", "recognizer", {}, None, None),
+        ModelSpec("hybrid-qnn", "digitlab.models.hybrid:HybridQNN", "torch",
+                  "seed 000's hybrid net: small CNN -> one qubit (H, Ry(theta), measure) -> [p, 1-p]; two classes",
+                  "hybrid-qnn", {"num_classes": 2}, "seed-000", "val 99.38% after epoch 0, 100% from epoch 2"),
+        ModelSpec("hybrid-qnn-classical", "digitlab.models.hybrid:HybridQNN", "torch",
+                  "ablation: hybrid-qnn with its qubit replaced by a classical 1->1 layer (sigmoid)", "hybrid-qnn",
+                  {"num_classes": 2, "layer": "classical"}),
+        ModelSpec("hybrid-qnn10", "digitlab.models.hybrid:HybridQNN10", "torch",
+                  "10-class hybrid: seed CNN -> 8-qubit entangling circuit, <Z> per qubit -> linear head",
+                  "hybrid-qnn10", {}),
+        ModelSpec("hybrid-qnn10-classical", "digitlab.models.hybrid:HybridQNN10", "torch",
+                  "ablation: hybrid-qnn10 with its circuit replaced by a classical 8->8 layer (tanh)", "hybrid-qnn10",
+                  {"layer": "classical"}),
     )
 }
 

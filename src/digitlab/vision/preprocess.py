@@ -1,0 +1,130 @@
+"""Turn the ink of one digit into an MNIST image, the way MNIST itself was made.
+
+LeCun et al.: each NIST digit was scaled, aspect preserved, to fit a 20x20 box with anti-aliasing,
+then placed in a 28x28 field so that its centre of mass sits at the centre. MNIST's centre of mass
+is at pixel (14, 14) (0-based, mean over the training set), within half a pixel: integer shifts.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from digitlab.errors import ImageError
+from digitlab.vision.ink import WORK_SIDE, Box, InkImage, InkPolarity, find_ink
+
+MNIST_SIZE = 28
+MNIST_BOX = 20  # the digit's longest side in MNIST
+MNIST_CENTRE = 14  # where MNIST puts the centre of mass (row and column)
+SPECK_FRACTION = 0.05  # a component with less ink than this share of the largest one is a speck
+SATURATED_SHARE = 0.3  # share of a digit's clear ink pixels that end at full intensity, about as in MNIST
+STROKE_SIDE = 4 * MNIST_BOX  # a digit is reduced to this before its strokes are measured
+MIN_STROKE = 1.6  # strokes thinner than this (in output pixels; MNIST: 1.9 at the 1st percentile) grow ...
+TARGET_STROKE = 2.4  # ... to about this (MNIST median: 2.6, measured the same way)
+
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+class DigitCrop(NamedTuple):
+    """One digit found in an image: where (input-image pixels) and its MNIST-style image."""
+
+    box: Box
+    image: np.ndarray  # uint8 (28, 28), light ink on black
+
+
+def to_mnist(grey: np.ndarray | InkImage, *, polarity: InkPolarity = "auto", work_side: int = WORK_SIDE) -> DigitCrop:
+    """The single digit in ``grey`` as a 28x28 MNIST image, and its ink bounding box.
+
+    ``grey``: a grey image (see ``load_image``) or the ``find_ink`` result for one. Specks much smaller
+    than the digit are ignored; every other piece of ink counts as part of the digit (a 5 whose top
+    stroke is detached stays one 5). Raises ImageError("no ink found") for a blank image.
+    """
+    found = grey if isinstance(grey, InkImage) else find_ink(grey, polarity=polarity, work_side=work_side)
+    labels, count = ndimage.label(found.mask, EIGHT_CONNECTED)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    areas[0] = 0
+    kept = np.flatnonzero(areas >= SPECK_FRACTION * areas.max())
+    return digit_from_region(found, np.isin(labels, kept))
+
+
+def digit_from_region(found: InkImage, region: np.ndarray) -> DigitCrop:
+    """The digit whose ink is ``region`` (bool, analysis resolution) as a DigitCrop."""
+    rows = np.flatnonzero(region.any(axis=1))
+    cols = np.flatnonzero(region.any(axis=0))
+    if len(rows) == 0:
+        raise ImageError("no ink found")
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    # One analysis pixel more on each side keeps the soft edges of strokes at the box's border.
+    height, width = region.shape
+    crop = (max(0, top - 1), min(height, bottom + 1), max(0, left - 1), min(width, right + 1))
+    ink = found.ink_crop(*crop, region[crop[0]: crop[1], crop[2]: crop[3]])
+    return DigitCrop(found.input_box(top, bottom, left, right), normalize_digit(ink))
+
+
+def normalize_digit(ink: np.ndarray) -> np.ndarray:
+    """Ink strength (float, 0..1, any size) to a 28x28 uint8 MNIST digit.
+
+    Strokes thinner than MNIST's (a ballpoint line across a large digit would shrink to a faint
+    hairline) are first thickened to about MNIST's width. The ink's bounding box is then scaled so its
+    longest side is 20 px (aspect kept, Lanczos: anti-aliased), its levels stretched so the strongest
+    ~30% of stroke pixels are full white, and it is placed in 28x28 with its centre of mass at (14, 14).
+    """
+    ink = _crop_to_ink(np.asarray(ink, dtype=np.float32))
+    if max(ink.shape) > STROKE_SIDE:  # stroke width is measured and changed at this resolution
+        factor = STROKE_SIDE / max(ink.shape)
+        size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+        ink = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.BOX))
+    ink = _crop_to_ink(_thicken(ink, MNIST_BOX / max(ink.shape)))
+    height, width = ink.shape
+    factor = MNIST_BOX / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    digit = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS))
+    digit = np.clip(digit, 0.0, 1.0)
+    clear = digit[digit > 0.2 * digit.max()]
+    if clear.size == 0 or digit.max() <= 0:
+        raise ImageError("no ink found")
+    full = np.quantile(clear, 1.0 - SATURATED_SHARE)
+    digit = np.clip(digit / max(full, 1e-6), 0.0, 1.0)
+    return _place_by_centre_of_mass(np.rint(digit * 255.0).astype(np.uint8))
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width in pixels of a soft ink image: a stroke's area is its length times its width,
+    and its outline, counted on both sides, is twice its length. Reads about 1-2 for hairlines."""
+    level = float(np.quantile(ink[ink > 0.1 * ink.max()], 0.9))
+    mask = ink > 0.5 * level
+    outline = np.count_nonzero(mask & ~ndimage.binary_erosion(mask))
+    return 2.0 * float(ink.sum()) / level / max(outline, 1)
+
+
+def _thicken(ink: np.ndarray, output_per_pixel: float) -> np.ndarray:
+    """Grow strokes that would be thinner than ``MIN_STROKE`` output pixels to ``TARGET_STROKE``."""
+    width = stroke_width(ink) * output_per_pixel
+    grow = round((TARGET_STROKE - width) / output_per_pixel) if width < MIN_STROKE else 0
+    if grow < 1:
+        return ink
+    return ndimage.maximum_filter(np.pad(ink, grow), size=grow + 1)
+
+
+def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(ink.max(axis=1) > 0) if ink.size else np.empty(0, int)
+    if len(rows) == 0:
+        raise ImageError("no ink found")
+    cols = np.flatnonzero(ink.max(axis=0) > 0)
+    return ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+
+
+def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
+    height, width = digit.shape
+    weights = digit.astype(np.float64)
+    total = weights.sum()
+    cy = (weights.sum(axis=1) @ np.arange(height)) / total
+    cx = (weights.sum(axis=0) @ np.arange(width)) / total
+    top = int(np.clip(round(MNIST_CENTRE - cy), 0, MNIST_SIZE - height))  # never push ink off the field
+    left = int(np.clip(round(MNIST_CENTRE - cx), 0, MNIST_SIZE - width))
+    field = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.uint8)
+    field[top: top + height, left: left + width] = digit
+    return field

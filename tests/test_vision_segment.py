@@ -1,0 +1,196 @@
+"""Splitting a written number into its digits, left to right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from digitlab.vision import extract_digits, find_ink, load_image, looks_multi, segment, to_mnist
+from digitlab.vision.synthetic import photo_digit, photo_number
+
+PEN = 9
+
+
+def one(d: ImageDraw.ImageDraw, x: int, y: int, h: int) -> tuple[int, int, int, int]:
+    d.line([(x + h // 8, y), (x, y + h)], fill=20, width=PEN)
+    return x, y, x + h // 8, y + h
+
+
+def zero(d: ImageDraw.ImageDraw, x: int, y: int, h: int) -> tuple[int, int, int, int]:
+    d.ellipse([x, y, x + 6 * h // 10, y + h], outline=20, width=PEN)
+    return x, y, x + 6 * h // 10, y + h
+
+
+def seven(d: ImageDraw.ImageDraw, x: int, y: int, h: int) -> tuple[int, int, int, int]:
+    d.line([(x, y), (x + 6 * h // 10, y), (x + h // 5, y + h)], fill=20, width=PEN, joint="curve")
+    return x, y, x + 6 * h // 10, y + h
+
+
+def broken_five(d: ImageDraw.ImageDraw, x: int, y: int, h: int) -> tuple[int, int, int, int]:
+    """A 5 whose top stroke was written separately and does not touch the rest."""
+    w = 6 * h // 10
+    d.line([(x + h // 5, y), (x + w, y)], fill=20, width=PEN)  # the detached top bar
+    d.line([(x + h // 5, y + h // 6), (x + h // 5, y + h // 3)], fill=20, width=PEN)  # the stem, down to the bowl
+    d.arc([x, y + 3 * h // 10, x + w, y + h], start=250, end=150, fill=20, width=PEN)
+    return x, y, x + w, y + h
+
+
+def line_of(*glyphs, size=(560, 200), paper=240) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Draw (glyph, x, y, height) on paper; return the grey image and each glyph's box."""
+    image = Image.new("L", size, paper)
+    draw = ImageDraw.Draw(image)
+    boxes = [glyph(draw, x, y, h) for glyph, x, y, h in glyphs]
+    return np.asarray(image), boxes
+
+
+def centres(digits) -> list[float]:
+    return [(d.box.left + d.box.right) / 2 for d in digits]
+
+
+def covers(found, drawn, slack: int = PEN) -> bool:
+    return all(abs(a - b) <= slack for a, b in zip(found, drawn, strict=True))
+
+
+def iou(a, b) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_separate_digits_of_uneven_size_and_spacing_come_out_left_to_right():
+    image, boxes = line_of((seven, 30, 40, 120), (one, 140, 70, 80), (zero, 175, 20, 150),
+                           (seven, 330, 60, 100), (zero, 460, 90, 70))
+    digits = segment(image)
+    assert len(digits) == 5
+    assert centres(digits) == sorted(centres(digits))
+    for digit, box in zip(digits, boxes, strict=True):
+        assert covers(digit.box, box), (digit.box, box)
+        assert digit.image.shape == (28, 28) and digit.image.dtype == np.uint8
+
+
+def wide_zero(d: ImageDraw.ImageDraw, x: int, y: int, h: int) -> tuple[int, int, int, int]:
+    d.ellipse([x, y, x + 8 * h // 10, y + h], outline=20, width=PEN)
+    return x, y, x + 8 * h // 10, y + h
+
+
+@pytest.mark.parametrize("glyphs", [
+    ((wide_zero, 40, 40, 120), (wide_zero, 132, 40, 120)),
+    ((wide_zero, 40, 40, 120), (wide_zero, 132, 60, 100)),  # uneven sizes
+    ((wide_zero, 40, 40, 120), (wide_zero, 132, 40, 120), (wide_zero, 224, 40, 120)),
+])
+def test_touching_digits_are_split_where_they_touch(glyphs):
+    image, boxes = line_of(*glyphs)
+    assert ndimage.label(image < 128, np.ones((3, 3)))[1] == 1  # one connected blob of ink
+    digits = segment(image)
+    assert len(digits) == len(boxes)
+    for digit, box in zip(digits, boxes, strict=True):
+        assert covers(digit.box, box, slack=PEN + 4), (digit.box, box)
+
+
+def test_a_wide_single_digit_is_not_split():
+    image, _ = line_of((zero, 60, 60, 80), size=(300, 200))
+    wide = np.asarray(Image.fromarray(image).resize((600, 200)))  # a 0 1.2 times wider than tall
+    assert len(segment(wide)) == 1
+
+
+def test_a_broken_five_stays_one_digit():
+    image, boxes = line_of((one, 40, 40, 120), (broken_five, 110, 40, 120), (seven, 230, 40, 120), size=(380, 200))
+    assert ndimage.label(image < 128, np.ones((3, 3)))[1] == 4  # the 5 is in two pieces
+    digits = segment(image)
+    assert len(digits) == 3
+    assert covers(digits[1].box, boxes[1])  # its box includes the detached top bar
+    alone, [box] = line_of((broken_five, 50, 40, 120), size=(220, 200))
+    assert covers(to_mnist(alone).box, box)
+
+
+def test_specks_are_not_digits():
+    image, boxes = line_of((seven, 40, 40, 120), (zero, 160, 40, 120))
+    image = image.copy()
+    for y, x in [(10, 300), (180, 120), (100, 400)]:
+        image[y: y + 3, x: x + 3] = 20
+    digits = segment(image)
+    assert len(digits) == 2
+    assert all(covers(d.box, b) for d, b in zip(digits, boxes, strict=True))
+
+
+def test_light_ink_on_dark_ground():
+    image, _ = line_of((one, 40, 40, 120), (zero, 110, 40, 120), (seven, 230, 40, 120), size=(380, 200))
+    assert len(segment(255 - image)) == 3
+
+
+def test_synthetic_numbers_are_segmented_in_order(mnist):
+    rng = np.random.default_rng(7)
+    count_right = boxes_right = 0
+    total = 30
+    for _ in range(total):
+        indices = rng.choice(len(mnist.test), 5, replace=False)
+        photo = photo_number(list(mnist.test.images[indices]), rng)
+        digits = segment(load_image(photo))
+        if len(digits) == 5:
+            count_right += 1
+            truth = photo.info["digit_boxes"]
+            boxes_right += all(iou(d.box, t) > 0.5 for d, t in zip(digits, truth, strict=True))
+    assert count_right >= 0.9 * total
+    assert boxes_right >= 0.9 * total
+
+
+def test_touching_mnist_digits_are_split(mnist):
+    rng = np.random.default_rng(5)
+    touching = split = 0
+    for _ in range(80):
+        indices = rng.choice(len(mnist.test), 2, replace=False)
+        photo = photo_number(list(mnist.test.images[indices]), rng, gap=(-0.06, -0.02), max_rotation=3.0)
+        ink = find_ink(load_image(photo))
+        if ndimage.label(ink.mask, np.ones((3, 3)))[1] != 1:
+            continue  # the strokes happen not to meet
+        touching += 1
+        split += len(segment(ink)) == 2
+    assert touching >= 10
+    # Column cuts cannot part every pair (a 7 leaning over a 1 overlaps it); about half are parted.
+    assert split >= 0.4 * touching
+
+
+def test_looks_multi_tells_numbers_from_digits(mnist):
+    rng = np.random.default_rng(1)
+    numbers = [photo_number(list(mnist.test.images[rng.choice(10000, int(rng.integers(2, 6)))]), rng)
+               for _ in range(15)]
+    singles = [photo_digit(mnist.test.images[i], rng) for i in rng.choice(10000, 30, replace=False)]
+    assert sum(looks_multi(load_image(p)) for p in numbers) >= 14
+    assert sum(looks_multi(load_image(p)) for p in singles) <= 1
+
+
+@pytest.mark.parametrize(("glyphs", "multi"), [
+    (((one, 40, 40, 120),), False),
+    (((zero, 40, 40, 120),), False),
+    (((one, 40, 40, 120), (zero, 90, 40, 120)), True),
+    (((seven, 40, 40, 120), (one, 140, 40, 120), (zero, 200, 40, 120)), True),
+])
+def test_extract_digits_switches_to_a_number_when_it_looks_like_one(glyphs, multi):
+    image, boxes = line_of(*glyphs, size=(320, 200))
+    digits = extract_digits(image)
+    assert looks_multi(image) is multi
+    assert len(digits) == len(boxes)
+    assert len(extract_digits(image, multi=False)) == 1
+
+
+def test_a_scorer_settles_what_geometry_cannot():
+    """Two narrow touching 0s are as wide as one broad digit: the scorer's confidence decides."""
+    image, _ = line_of((zero, 40, 40, 120), (zero, 108, 40, 120), size=(300, 200))
+    assert ndimage.label(image < 128, np.ones((3, 3)))[1] == 1
+
+    def likes_narrow(images: np.ndarray) -> np.ndarray:  # sure of narrow digits, doubtful of broad ones
+        widths = np.array([np.ptp(np.flatnonzero(im.any(axis=0))) + 1 for im in images])
+        return np.where(widths < 18, 0.99, 0.05)
+
+    def likes_broad(images: np.ndarray) -> np.ndarray:
+        return 1.04 - likes_narrow(images)
+
+    assert len(segment(image)) == 1  # by shape alone: one broad digit
+    assert len(segment(image, scorer=likes_broad)) == 1
+    assert len(segment(image, scorer=likes_narrow)) == 2
+    assert len(extract_digits(image, multi=True, scorer=likes_narrow)) == 2
