@@ -39,6 +39,8 @@ def test_pennylane_with_shots_is_within_statistical_bounds_and_seeded():
     torch.manual_seed(0)
     p_hat, grad = value_and_grad(make_backend("pennylane", seed_circuit(), shots), theta)
     p = (1 + torch.sin(theta[:, 0])) / 2
+    counts = p_hat[:, 0].detach() * shots
+    assert torch.allclose(counts, counts.round(), atol=1e-6) and not torch.allclose(p_hat[:, 0].detach(), p)  # sampled
     assert ((p_hat[:, 0] - p).abs() <= 5 * torch.sqrt(p * (1 - p) / shots).clamp_min(1e-3)).all()
     assert ((grad[:, 0] - torch.cos(theta[:, 0]) / 2).abs() <= 5 * (0.5 / shots) ** 0.5).all()
     torch.manual_seed(0)  # the QNode's device is seeded from torch's generator

@@ -39,6 +39,8 @@ def test_qutrunk_shots_are_within_statistical_bounds_and_seeded():
     p_hat = make_backend("qutrunk", seed_circuit(), shots)(params)[:, 0]
     p_hat.sum().backward()
     p = (1 + torch.sin(theta[:, 0])) / 2
+    counts = p_hat.detach() * shots
+    assert torch.allclose(counts, counts.round(), atol=1e-6) and not torch.allclose(p_hat.detach(), p)  # sampled
     assert ((p_hat - p).abs() <= 5 * torch.sqrt(p * (1 - p) / shots).clamp_min(1e-2)).all()
     assert ((params.grad[:, 0] - torch.cos(theta[:, 0]) / 2).abs() <= 5 * (0.5 / shots) ** 0.5).all()
     torch.manual_seed(0)

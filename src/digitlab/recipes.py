@@ -183,8 +183,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "recognizer", "digitnet",
             "The shipped recognizer: DigitNet, random affine augmentation, label smoothing, EMA, OneCycle AdamW",
-            model_args={"width": 16}, normalization="mnist", optimizer="adamw", lr=4e-3, weight_decay=5e-4, schedule="onecycle",
-            schedule_args={"pct_start": 0.2}, batch_size=128, epochs=15, label_smoothing=0.1,
+            model_args={"width": 16}, normalization="mnist", optimizer="adamw", lr=4e-3, weight_decay=5e-4,
+            schedule="onecycle", schedule_args={"pct_start": 0.2}, batch_size=128, epochs=15, label_smoothing=0.1,
             augment={"rotate": 12.0, "scale": 0.12, "shift": 2.5}, ema=0.999,
         ),
     )

@@ -123,7 +123,9 @@ def bench_infer(
                   f"{r['agreement_with_eager']:>9.2%}")
     roof = doc["roof"]
     out.print(f"roof: fp32 matmul {roof['matmul_fp32_gflops']:.1f} GFLOP/s = {roof['images_per_s_at_roof']:,.0f} "
-              f"images/s for this model; best ({roof['best_runtime']}) reaches {roof['best_fraction_of_roof']:.1%}")
+              f"images/s for this model; best fp32 ({roof['best_fp32_runtime']}) reaches "
+              f"{roof['best_fp32_fraction_of_roof']:.1%} of it, best overall ({roof['best_runtime']}) "
+              f"{roof['best_fraction_of_roof']:.1%}")
     load = doc["load_average_1min"]
     out.print(f"1-min load average {load['start']:.1f} -> {load['end']:.1f} on {doc['machine']['processor']}")
     for note in doc["skipped"]:

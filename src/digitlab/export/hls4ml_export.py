@@ -8,9 +8,11 @@ need Vitis HLS. The project's input is the *normalised* image, ``(pixels / 255 -
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -57,11 +59,12 @@ def export_hls4ml(model: Any, path: Path, calibration: np.ndarray | None = None,
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        config = hls4ml.utils.config_from_pytorch_model(module, input_shape=(1, 28, 28), granularity="model",
-                                                        default_precision=precision, backend="Vitis")
-        graph = hls4ml.converters.convert_from_pytorch_model(module, hls_config=config, output_dir=str(staging),
-                                                             backend="Vitis", io_type="io_stream")
-        graph.write()
+        with contextlib.redirect_stdout(sys.stderr):  # hls4ml prints its progress; stdout may be --json
+            config = hls4ml.utils.config_from_pytorch_model(module, input_shape=(1, 28, 28), granularity="model",
+                                                            default_precision=precision, backend="Vitis")
+            graph = hls4ml.converters.convert_from_pytorch_model(module, hls_config=config, output_dir=str(staging),
+                                                                 backend="Vitis", io_type="io_stream")
+            graph.write()
         # hls4ml's own YAML embeds the torch model as a Python object; rewrite it as plain data so that
         # reading the project back (hls4ml.converters.link_existing_project) needs no unsafe YAML loader.
         config = _plain(graph.config.config)
@@ -103,8 +106,9 @@ def run_hls4ml(path: Path, images: np.ndarray, model: Any = None) -> np.ndarray:
         (project / "hls4ml_config.yml").write_text(yaml.safe_dump(config))
         cwd = os.getcwd()
         try:
-            graph = hls4ml.converters.link_existing_project(str(project))
-            graph.compile()
-            return np.asarray(graph.predict(x), dtype=np.float64).reshape(len(images), -1)
+            with contextlib.redirect_stdout(sys.stderr):
+                graph = hls4ml.converters.link_existing_project(str(project))
+                graph.compile()
+                return np.asarray(graph.predict(x), dtype=np.float64).reshape(len(images), -1)
         finally:
             os.chdir(cwd)  # hls4ml's compile changes directory
