@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.digitlab-installed
 CONSTRAINTS := requirements/constraints.txt
 
-EXTRAS ?= dev,quantum
+EXTRAS ?= dev,quantum,export,hls
 
 .PHONY: run test lint setup clean-venv
 

@@ -22,6 +22,16 @@ INPUT = "images"
 OUTPUT = "logits"
 
 
+def require(module: str) -> Any:
+    """Import an optional dependency of the ONNX formats, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ModelError(f"the ONNX formats need {module}: pip install 'digitlab[export]'") from None
+
+
 def onnx_bytes(model: Any) -> bytes:
     """The serialized ONNX model: float (N, 1, 28, 28) in [0, 1] -> (N, C)."""
     import torch
@@ -40,7 +50,7 @@ def onnx_bytes(model: Any) -> bytes:
 
 def check_onnx(data: bytes, name: str) -> None:
     """Run onnx.checker (full check, with shape inference) on serialized model bytes."""
-    import onnx
+    onnx = require("onnx")
 
     try:
         onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
@@ -57,7 +67,7 @@ def export_onnx(model: Any, path: Path) -> Path:
 
 def session(path: Path, threads: int | None = None) -> Any:
     """An ONNX Runtime CPU session (``threads``: intra-op threads; None = ORT's default)."""
-    import onnxruntime as ort
+    ort = require("onnxruntime")
 
     options = ort.SessionOptions()
     if threads:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import ModelError
-from digitlab.export.onnx_export import INPUT, check_onnx, onnx_bytes
+from digitlab.export.onnx_export import INPUT, check_onnx, onnx_bytes, require
 
 CALIBRATION_IMAGES = 1000
 CALIBRATION_BATCH = 100
@@ -48,6 +48,7 @@ def default_calibration() -> np.ndarray:
 
 
 def export_onnx_int8(model: Any, path: Path, calibration: np.ndarray | None = None) -> Path:
+    require("onnxruntime")
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
