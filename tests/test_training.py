@@ -166,3 +166,19 @@ def test_affine_augmentation_moves_ink_but_keeps_background():
     assert not torch.allclose(out, x)
     same = Affine(rotate=15, scale=0.1, shift=3)(x, torch.Generator().manual_seed(0))
     assert torch.equal(out, same)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 7])
+def test_onecycle_schedule_survives_tiny_runs(steps):
+    import torch
+
+    from digitlab.training import make_scheduler
+
+    recipe = get_recipe("recognizer")
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=recipe.lr)
+    scheduler = make_scheduler(optimizer, recipe, steps)
+    for _ in range(steps):
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    assert optimizer.param_groups[0]["lr"] <= recipe.lr

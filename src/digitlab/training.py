@@ -53,6 +53,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps
     """A per-batch schedule, or None for a constant learning rate."""
     if recipe.schedule == "onecycle":
         args = {"pct_start": 0.25, "cycle_momentum": False, **recipe.schedule_args}
+        if total_steps < 4:  # too short to warm up and anneal (small --limit runs): keep the peak rate
+            return None
+        # Each phase needs at least one step, or OneCycleLR divides by zero on tiny runs.
+        args["pct_start"] = min(max(args["pct_start"], 1.5 / total_steps), 1 - 1.5 / total_steps)
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=total_steps, **args)
     if recipe.schedule == "linear":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps))
