@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass, replace
 
 import torch
-from baseline_fast_mnist import accuracy, load_mnist_tensors, run_baseline
 from torch import nn
 from torch.nn import functional as F
+
+from baseline_fast_mnist import accuracy, load_mnist_tensors, run_baseline
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,18 @@ def test_default_model_predicts_a_single_float_digit(mnist):
     model = digitlab.load("default")
     image = mnist.test.images[0].astype(np.float32) / 255
     assert model.predict(image)[0] == mnist.test.labels[0]
+
+
+def test_ensemble_averages_the_shipped_members(mnist):
+    import pytest
+
+    from digitlab.artifacts import load_classifier, load_ensemble
+    from digitlab.errors import ModelError
+
+    images = mnist.test.images[:50]
+    ensemble = load_ensemble(3)
+    members = [load_classifier(n) for n in ("default", "default-s1", "default-s2")]
+    expected = np.mean([m.predict_proba(images) for m in members], axis=0)
+    assert np.allclose(ensemble.predict_proba(images), expected, atol=1e-6)
+    with pytest.raises(ModelError, match="--ensemble takes 1 to 3"):
+        load_ensemble(4)

@@ -141,6 +141,32 @@ class TorchClassifier(Classifier):
         return {k: v.detach().cpu().contiguous().numpy() for k, v in self.module.state_dict().items()}
 
 
+class EnsembleClassifier(Classifier):
+    """Averages the probabilities of several classifiers trained alike (e.g. the shipped members)."""
+
+    def __init__(self, members: list[Classifier]) -> None:
+        first = members[0]
+        super().__init__(f"ensemble({first.name} x{len(members)})", first.args, first.classes, first.normalization,
+                         {"members": [m.meta.get("recipe") for m in members]})
+        self.members = members
+
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([m._proba(x) for m in self.members], axis=0)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        raise ModelError("an ensemble is saved as its members; save each one")
+
+
+def load_ensemble(size: int, device: str = "cpu") -> Classifier:
+    """The shipped recognizer and its extra members (``default``, ``default-s1``, ...), probabilities averaged."""
+    names = ["default"] + sorted(p.name for p in PRETRAINED_DIR.glob("default-s*") if (p / META).exists())
+    if not 1 <= size <= len(names):
+        raise ModelError(f"--ensemble takes 1 to {len(names)} (the shipped members: {', '.join(names)}); got {size}")
+    if size == 1:
+        return load_classifier("default", device)
+    return EnsembleClassifier([load_classifier(n, device) for n in names[:size]])
+
+
 def wrap(model: Any, name: str, args: dict[str, Any], classes: tuple[str, ...], normalization: dict[str, Any],
          meta: dict[str, Any] | None = None) -> Classifier:
     """A Classifier around a freshly trained registry model."""

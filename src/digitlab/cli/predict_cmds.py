@@ -64,13 +64,15 @@ def register(app: typer.Typer) -> None:
                                              help="Write ? for digits whose top probability is below this."),
         save_crops: Path = typer.Option(None, "--save-crops", help="Write each 28x28 crop as PNG here.",
                                         file_okay=False),
+        ensemble: int = typer.Option(None, "--ensemble", min=1,
+                                     help="Average this many shipped members of the default model."),
         json: bool = Json,
     ) -> None:
         """Read the digit(s) in each input; one clear error line per unreadable input, exit 2 if any failed."""
-        from digitlab.artifacts import load_classifier
+        from digitlab.artifacts import load_classifier, load_ensemble
         from digitlab.reading import read_crops, recognize
 
-        classifier = load_classifier(model)
+        classifier = load_ensemble(ensemble) if ensemble is not None else load_classifier(model)
         results: list[dict[str, Any]] = []
         failed = 0
         for item in expand(inputs):

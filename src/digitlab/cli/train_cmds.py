@@ -107,14 +107,18 @@ def register(app: typer.Typer) -> None:
     def eval_(
         model: str = typer.Argument(..., help="A run directory, a model directory, or a shipped model name."),
         split: str = typer.Option("test", "--split", help="test, val or train."),
+        ensemble: int = typer.Option(None, "--ensemble", min=1,
+                                     help="With `default`: average this many shipped members."),
         dataset: str = Dataset,
         data_dir: Path = DataDir,
         json: bool = Json,
     ) -> None:
         """Accuracy, per-class precision/recall/F1, the confusion matrix, the most confident mistakes."""
         from digitlab.api import evaluate
+        from digitlab.artifacts import load_ensemble
 
-        evaluation = evaluate(model, split=split, dataset=dataset, data_dir=str(data_dir) if data_dir else None)
+        target = load_ensemble(ensemble) if ensemble is not None else model
+        evaluation = evaluate(target, split=split, dataset=dataset, data_dir=str(data_dir) if data_dir else None)
         if json:
             print_json({"model": model, "split": split, "dataset": dataset, **evaluation.to_json()})
             return
