@@ -9,13 +9,19 @@ CONSTRAINTS := requirements/constraints.txt
 
 EXTRAS ?= dev,quantum,export,hls
 
-.PHONY: run test lint setup clean-venv
+.PHONY: run test lint setup clean-venv system-data
 
 run: $(STAMP)
 	$(VENV)/bin/digitlab main
 
-test: $(STAMP)
+test: $(STAMP) system-data
 	$(PY) -m pytest -q
+
+# Debian's Fashion-MNIST for the tests that read real Fashion-MNIST; where it cannot be installed they skip.
+system-data:
+	@[ -d /usr/share/datasets/fashion-mnist ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) \
+		>/dev/null 2>&1; } || echo "note: dataset-fashion-mnist not installed; the Fashion-MNIST tests will skip"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
