@@ -10,7 +10,11 @@ from digitlab.console import err, out
 def register(app: typer.Typer) -> None:
     @app.command(hidden=True)
     def main(run_dir: str = typer.Option(None, "--run-dir")) -> None:
-        """Fetch MNIST, train the default `cnn` recipe on the CPU, evaluate it, and write the report."""
+        """Fetch MNIST, train the default `cnn` recipe on the CPU, evaluate it, and write the report.
+
+        Two epochs rather than the recipe's one: one epoch lands at 98.95-99.15% depending on the seed and
+        the thread count, and the main job must clear 99% on any 2-core machine.
+        """
         from pathlib import Path
 
         from digitlab.cli.options import progress_printer
@@ -19,8 +23,9 @@ def register(app: typer.Typer) -> None:
         from digitlab.runner import RunOptions, run_training
 
         directory, source, _, _ = resolve("mnist", progress=progress_printer(False))
-        err.print(f"MNIST ready in {directory} (source: {source}); training the default cnn recipe on the CPU")
-        result = run_training(get_recipe("cnn"), RunOptions(device="cpu"), Path(run_dir) if run_dir else None,
+        err.print(f"MNIST ready in {directory} (source: {source}); training the cnn recipe (2 epochs) on the CPU")
+        recipe = get_recipe("cnn").override(epochs=2)
+        result = run_training(recipe, RunOptions(device="cpu"), Path(run_dir) if run_dir else None,
                               show_progress=True)
         ev = result.evaluation
         out.print(f"\n[bold]cnn[/bold]: test accuracy [bold]{result.test_acc:.2%}[/bold] "
