@@ -152,7 +152,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "cnn", "cnn", "digitlab's fast CNN: strided conv, BatchNorm, OneCycle Adam, label smoothing, one epoch",
-            normalization="mnist", optimizer="adam", lr=1e-2, betas=(0.7, 0.9), schedule="onecycle",
+            normalization="mnist", optimizer="adam", lr=2e-2, betas=(0.7, 0.9), schedule="onecycle",
             schedule_args={"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4, "anneal_strategy": "cos",
                            "cycle_momentum": False},
             batch_size=256, epochs=1, label_smoothing=0.1,
