@@ -21,14 +21,10 @@ def train(model: str | None = None, recipe: str | None = None, *, run_dir: str |
     >>> result.test_acc, result.run_dir                               # doctest: +SKIP
     (0.87, PosixPath('runs/20261123-120000-seed-001'))
     """
-    from digitlab.recipes import default_recipe, get_recipe
+    from digitlab.recipes import choose_recipe
     from digitlab.runner import RunOptions, run_training
 
-    if recipe is None and model is None:
-        model = "cnn"
-    base = get_recipe(recipe) if recipe is not None else default_recipe(model)  # type: ignore[arg-type]
-    if model is not None and model != base.model:
-        base = base.override(model=model, model_args={})
+    base = choose_recipe(model, recipe)
     options = RunOptions(device=device, target_acc=target_acc, target_split=target_split, data_dir=data_dir)
     return run_training(base.override(**overrides), options, Path(run_dir) if run_dir else None,
                         show_progress=progress)

@@ -207,3 +207,14 @@ def default_recipe(model: str) -> Recipe:
     spec = get_spec(model)
     recipe = get_recipe(spec.default_recipe)
     return recipe if recipe.model == model else recipe.override(model=model, model_args={})
+
+
+def choose_recipe(model: str | None = None, recipe: str | None = None) -> Recipe:
+    """What `digitlab train [MODEL] [--recipe R]` trains: the named recipe (on MODEL, if given), else
+    MODEL's default recipe, else the default `cnn`."""
+    if recipe is None and model is None:
+        model = "cnn"
+    base = get_recipe(recipe) if recipe is not None else default_recipe(model)  # type: ignore[arg-type]
+    if model is not None and model != base.model:
+        base = base.override(model=model, model_args={})
+    return base

@@ -69,17 +69,13 @@ def register(app: typer.Typer) -> None:
         json: bool = Json,
     ) -> None:
         """Train a model by its default recipe or a named one; write a run directory with a report."""
-        from digitlab.recipes import default_recipe, get_recipe
+        from digitlab.recipes import choose_recipe
         from digitlab.runner import RunOptions, run_training
 
         if resume is not None:
             result = run_training(None, resume=resume, show_progress=not json)  # type: ignore[arg-type]
         else:
-            if recipe is None and model is None:
-                model = "cnn"
-            base = get_recipe(recipe) if recipe is not None else default_recipe(model)
-            if model is not None and model != base.model:
-                base = base.override(model=model, model_args={})
+            base = choose_recipe(model, recipe)
             extra = parse_model_args(arg)
             if quantum_backend is not None:
                 extra["backend"] = quantum_backend
