@@ -75,6 +75,15 @@ class Classifier:
         return directory
 
 
+def softmax_unless_probs(logits: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """Probabilities from a network's outputs (some heads already emit probabilities: meta says so)."""
+    if meta.get("outputs") == "probs":
+        return logits
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)
+
+
 @contextlib.contextmanager
 def few_threads(batch: int, small: int = 64) -> Iterator[None]:
     """One intra-op thread for small batches: a 28x28 image gains nothing from a second thread, and
@@ -130,12 +139,7 @@ class TorchClassifier(Classifier):
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
 
     def _proba(self, x: np.ndarray) -> np.ndarray:
-        logits = self.logits(x)
-        if self.meta.get("outputs") == "probs":  # models whose head already emits probabilities
-            return logits
-        z = logits - logits.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+        return softmax_unless_probs(self.logits(x), self.meta)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().contiguous().numpy() for k, v in self.module.state_dict().items()}

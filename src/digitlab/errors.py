@@ -15,3 +15,7 @@ class ModelError(DigitlabError):
 
 class ImageError(DigitlabError):
     """An input image that cannot be decoded or read (non-image, empty, too large)."""
+
+
+class ImageTooLarge(ImageError):
+    """An image over the pixel limit (a decompression bomb, or just too big to read here)."""

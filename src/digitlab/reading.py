@@ -52,7 +52,13 @@ def _model(model: str | Classifier) -> Classifier:
 def read_crops(model: Classifier, crops: np.ndarray, boxes: list[list[int] | None], top_k: int = 3,
                min_confidence: float | None = None, path: str | None = None) -> Reading:
     """Classify 28x28 uint8 crops (left to right) into one Reading."""
-    probs = model.predict_proba(crops)
+    return reading_from_probs(model.classes, model.predict_proba(crops), boxes, top_k, min_confidence, path, crops)
+
+
+def reading_from_probs(classes: tuple[str, ...], probs: np.ndarray, boxes: list[list[int] | None], top_k: int = 3,
+                       min_confidence: float | None = None, path: str | None = None,
+                       crops: np.ndarray | None = None) -> Reading:
+    """Turn per-crop class probabilities (left to right) into one Reading: string, top-k, confidence."""
     items = []
     for p, box in zip(probs, boxes, strict=True):
         order = np.argsort(-p)[:max(1, top_k)]
@@ -60,9 +66,9 @@ def read_crops(model: Classifier, crops: np.ndarray, boxes: list[list[int] | Non
         confident = min_confidence is None or float(p[best]) >= min_confidence
         items.append(DigitReading(best, [round(float(v), 6) for v in p],
                                   [{"digit": int(d), "p": round(float(p[d]), 6)} for d in order], box, confident))
-    text = "".join(model.classes[i.digit] if i.confident else DOUBTFUL for i in items)
+    text = "".join(classes[i.digit] if i.confident else DOUBTFUL for i in items)
     confidence = float(np.prod([max(i.probs) for i in items])) if items else 0.0
-    return Reading(text, round(confidence, 6), items, path, list(crops))
+    return Reading(text, round(confidence, 6), items, path, list(crops) if crops is not None else [])
 
 
 def recognize(image: Any, model: str | Classifier = "default", multi: bool | None = None, top_k: int = 3,
@@ -75,17 +81,27 @@ def recognize(image: Any, model: str | Classifier = "default", multi: bool | Non
     >>> digitlab.recognize("docs/number.png").digits     # doctest: +SKIP
     '2026'
     """
+    model = _model(model)
+    crops, boxes = find_digit_crops(image, model, multi, max_pixels)
+    return read_crops(model, crops, boxes, top_k, min_confidence)
+
+
+def find_digit_crops(image: Any, model: Classifier, multi: bool | None = None,
+                     max_pixels: int | None = None) -> tuple[np.ndarray, list[list[int] | None]]:
+    """The 28x28 uint8 digits in an image, left to right, and their boxes in the image's pixels.
+
+    A (28, 28) array is taken as an MNIST-ready digit as it is (uint8, or floats in 0..1 or 0..255).
+    Raises ImageError for an unreadable image or one without ink.
+    """
     from digitlab.vision import DEFAULT_MAX_PIXELS, WORK_SIDE, extract_digits, read_image
 
-    model = _model(model)
     if isinstance(image, np.ndarray) and image.shape == (28, 28):
         crop = image if image.dtype == np.uint8 else np.clip(np.asarray(image, np.float32) * (
             255.0 if float(np.max(image)) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-        return read_crops(model, crop[None], [None], top_k, min_confidence)
+        return crop[None], [None]
     decoded = read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_side=WORK_SIDE)
     # The model breaks near-ties in segmentation: split or keep whole, whichever it reads more surely.
     crops = extract_digits(decoded.grey, multi=multi, scorer=lambda x: model.predict_proba(x).max(axis=1))
     if not crops:
         raise ImageError("no ink found")
-    boxes = [list(c.box.scaled(decoded.scale)) for c in crops]
-    return read_crops(model, np.stack([c.image for c in crops]), boxes, top_k, min_confidence)
+    return np.stack([c.image for c in crops]), [list(c.box.scaled(decoded.scale)) for c in crops]

@@ -18,7 +18,17 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from digitlab.cli import bench_cmds, data_cmds, export_cmds, main_cmd, models_cmds, predict_cmds, train_cmds
+    from digitlab.cli import (
+        bench_cmds,
+        bench_serve,  # noqa: F401 - adds `bench serve` to bench_cmds.app
+        data_cmds,
+        export_cmds,
+        main_cmd,
+        models_cmds,
+        predict_cmds,
+        serve_cmds,
+        train_cmds,
+    )
 
     app.add_typer(data_cmds.app, name="data")
     app.add_typer(bench_cmds.app, name="bench")
@@ -27,6 +37,7 @@ def _register() -> None:
     predict_cmds.register(app)
     main_cmd.register(app)
     export_cmds.register(app)
+    serve_cmds.register(app)
 
 
 _register()

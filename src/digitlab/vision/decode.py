@@ -17,7 +17,7 @@ from typing import IO, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
-from digitlab.errors import ImageError
+from digitlab.errors import ImageError, ImageTooLarge
 
 DEFAULT_MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the largest we decode unless told otherwise
 
@@ -74,7 +74,8 @@ def read_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS,
             try:
                 image = Image.open(stream)
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-                raise ImageError(f"{name}: image too large (refused as a possible decompression bomb: {e})") from None
+                raise ImageTooLarge(f"{name}: image too large (refused as a possible decompression bomb: {e})"
+                                    ) from None
             except Image.UnidentifiedImageError:
                 raise ImageError(f"{name}: {_unidentified(stream)}") from None
             except Exception as e:  # a malformed header can raise nearly anything inside a plugin
@@ -158,7 +159,7 @@ def _check_pixels(width: int, height: int, max_pixels: int, name: str) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"{name}: empty image ({width}x{height})")
     if width * height > max_pixels:
-        raise ImageError(f"{name}: image too large ({width}x{height} = {width * height / 1e6:.1f} megapixels; "
+        raise ImageTooLarge(f"{name}: image too large ({width}x{height} = {width * height / 1e6:.1f} megapixels; "
                          f"the limit is {max_pixels / 1e6:.1f})")
 
 

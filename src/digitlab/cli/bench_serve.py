@@ -1,0 +1,197 @@
+"""`digitlab bench serve`: requests per second and latency of `digitlab serve` under concurrent clients.
+
+The server runs in its own process (started here, or given with --url); the load generator runs in
+this one. Both share the machine, as a client on the same host would.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from digitlab.cli.bench_cmds import app, machine
+from digitlab.cli.options import Json
+from digitlab.console import err, out, print_json
+from digitlab.errors import DigitlabError
+
+PAYLOADS = {
+    "canvas": "280x280 PNG, dark ink on white: an MNIST test digit as the drawing page sends it",
+    "mnist": "28x28 grey PNG of an MNIST test digit (light on black), as a client that crops its own digits sends",
+    "photo": "1000x1000 JPEG q90 photo of an MNIST test digit on paper",
+}
+
+
+def payloads(kind: str, count: int) -> list[tuple[bytes, str]]:
+    """``count`` different request bodies of the given kind, each with the digit it shows."""
+    from PIL import Image
+
+    from digitlab.data import load_dataset
+
+    test = load_dataset("mnist").test
+    rng = np.random.default_rng(0)
+    bodies = []
+    for i in range(count):
+        digit = np.asarray(test.images[i])
+        if kind == "mnist":
+            image, fmt = Image.fromarray(digit), "PNG"
+        elif kind == "canvas":
+            image, fmt = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BILINEAR), "PNG"
+        elif kind == "photo":
+            from digitlab.vision.synthetic import photo_digit
+
+            image, fmt = photo_digit(digit, rng).convert("RGB").resize((1000, 1000)), "JPEG"
+        else:
+            raise DigitlabError(f"--payload must be one of {', '.join(PAYLOADS)}; got {kind!r}")
+        buf = io.BytesIO()
+        image.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+        bodies.append((buf.getvalue(), str(int(test.labels[i]))))
+    return bodies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (uvicorn workers), MB."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int, every: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every, self.samples = pid, every, []
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.samples.append(round(tree_rss_mb(self.pid), 1))
+            self._done.wait(self.every)
+
+    def stop(self) -> list[float]:
+        self._done.set()
+        self.join()
+        return self.samples
+
+
+def start_server(port: int, workers: int, model: str, log: Path, extra: list[str]) -> subprocess.Popen:
+    command = [sys.executable, "-m", "digitlab.cli", "serve", "--port", str(port), "--workers", str(workers),
+               "--model", model, *extra]
+    env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_API_KEY"}
+    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise DigitlabError(f"the server exited with code {process.returncode}; its log: {log}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise DigitlabError(f"the server did not answer /healthz within 120 s; its log: {log}")
+
+
+@app.command("serve")
+def bench_serve(
+    concurrency: str = typer.Option("1,8,32", "--concurrency", help="Comma-separated client counts."),
+    seconds: float = typer.Option(10.0, "--seconds", min=0.5, help="Measured time per concurrency level."),
+    warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="Unmeasured load before each level."),
+    payload: str = typer.Option("canvas", "--payload", help=f"One of: {', '.join(PAYLOADS)}."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (digitlab serve --workers)."),
+    model: str = typer.Option("default", "--model"),
+    port: int = typer.Option(0, "--port", help="Port of a server already running on 127.0.0.1 (0: start one)."),
+    api_key: str = typer.Option(None, "--api-key", envvar="DIGITLAB_API_KEY", help="For a server that needs one."),
+    server_args: str = typer.Option("", "--server-args", help="More `digitlab serve` options, e.g. '--runtime torch'."),
+    json: bool = Json,
+) -> None:
+    """Single-image POST /v1/recognize at each concurrency: req/s, p50/p99 latency, errors, server memory."""
+    from digitlab.serve.loadgen import build_request, new_event_loop, run_load
+
+    levels = [int(v) for v in concurrency.split(",") if v.strip()]
+    if not levels or min(levels) < 1:
+        raise DigitlabError("--concurrency takes positive integers, e.g. 1,8,32")
+    bodies = payloads(payload, 64)
+    content_type = "image/jpeg" if payload == "photo" else "image/png"
+    log = Path(tempfile.mkdtemp(prefix="digitlab-bench-serve-")) / "server.log"
+    server = None
+    if port == 0:
+        port = free_port()
+        server = start_server(port, workers, model, log, server_args.split())
+    requests = [(build_request("127.0.0.1", port, "/v1/recognize?multi=false", body, content_type, api_key), label)
+                for body, label in bodies]
+    loop = new_event_loop()
+    rows = []
+    try:
+        for level in levels:
+            if warmup:
+                loop.run_until_complete(run_load("127.0.0.1", port, requests, level, warmup))
+            sampler = RssSampler(server.pid) if server else None
+            if sampler:
+                sampler.start()
+            result = loop.run_until_complete(run_load("127.0.0.1", port, requests, level, seconds))
+            row = result.summary()
+            if sampler:
+                rss = sampler.stop()
+                row.update(rss_start_mb=rss[0], rss_end_mb=rss[-1], rss_min_mb=min(rss), rss_max_mb=max(rss))
+            rows.append(row)
+            if not json:
+                err.print(f"[dim]{level} clients: {row['req_per_s']} req/s, p99 {row['p99_ms']} ms[/dim]")
+    finally:
+        loop.close()
+        if server:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    doc = {"benchmark": "serve", "payload": payload, "payload_description": PAYLOADS[payload],
+           "bytes_mean": round(float(np.mean([len(b) for b, _ in bodies]))), "workers": workers, "model": model,
+           "server_args": server_args,
+           "seconds_per_level": seconds, "levels": rows, "cpus": os.cpu_count(),
+           "load_average": os.getloadavg()[0], "machine": machine(),
+           "goal": "32 clients: >= 1500 req/s, p99 <= 50 ms, 0 errors"}
+    top = next((r for r in rows if r["concurrency"] == 32), None)
+    if top:
+        doc["goal_met"] = top["req_per_s"] >= 1500 and (top["p99_ms"] or 1e9) <= 50 and top["errors"] == 0
+    if json:
+        print_json(doc)
+        return
+    out.print(f"payload: {PAYLOADS[payload]}; {workers} worker(s)")
+    out.print("clients   req/s    p50 ms   p99 ms   errors  5xx  server RSS MB")
+    for r in rows:
+        rss = f"{r.get('rss_start_mb', '-')} -> {r.get('rss_end_mb', '-')}"
+        out.print(f"{r['concurrency']:>7} {r['req_per_s']:>7} {r['p50_ms']!s:>9} {r['p99_ms']!s:>8} "
+                  f"{r['errors']:>8} {r['status_5xx']:>4}  {rss}")
