@@ -15,7 +15,7 @@ import warnings
 from typing import IO, NamedTuple
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from digitlab.errors import ImageError, ImageTooLarge
 
@@ -173,7 +173,8 @@ def _decode(image: Image.Image, name: str, max_pixels: int, max_side: int | None
                               math.ceil(image.height * max_side / max(image.size) / 2)))
         image.load()
         loaded_size = image.size
-        image = ImageOps.exif_transpose(image)
+        if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:  # exif_transpose copies the image even if not
+            image = ImageOps.exif_transpose(image)
         grey = _grey_image(image)
     except ImageError:
         raise
@@ -220,11 +221,15 @@ def _grey_image(image: Image.Image) -> Image.Image:
         return Image.fromarray(np.rint(np.clip(wide / 65535.0, 0, 1) * 255).astype(np.uint8))
     if image.mode == "F":
         return Image.fromarray(as_grey(np.asarray(image)))
+    if image.mode in ("RGBA", "LA") and image.getchannel("A").getextrema()[0] == 255:
+        return image.convert("L")  # opaque (a canvas filled white): compositing would change nothing
     if _has_alpha(image):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("L")
-    if image.mode in ("L", "1", "RGB", "P"):
+    if image.mode == "L":
+        return image  # read only: no copy needed
+    if image.mode in ("1", "RGB", "P"):
         return image.convert("L")
     return image.convert("RGB").convert("L")  # CMYK, YCbCr, LAB, HSV
 
