@@ -108,3 +108,20 @@ def test_cli_reads_files_npy_idx_and_stdin_and_reports_every_bad_input(tmp_path,
         assert any(name in line for line in errors), name
     assert any("pixel" in line for line in errors if "bomb" in line)
     assert len(os.listdir(tmp_path / "crops")) >= 7
+
+
+def test_a_28x28_image_in_mnist_form_is_classified_as_it_is(mnist):
+    from digitlab.reading import looks_like_mnist
+
+    digit = np.asarray(mnist.test.images[0])
+    label = str(int(mnist.test.labels[0]))
+    buf = io.BytesIO()
+    Image.fromarray(digit).save(buf, format="PNG")
+    reading = digitlab.recognize(buf.getvalue())
+    assert reading.digits == label and np.array_equal(reading.crops[0], digit)  # not re-cropped, not re-centred
+    buf = io.BytesIO()
+    Image.fromarray(255 - digit).save(buf, format="PNG")  # dark ink on white: a photo's polarity, so preprocessed
+    reading = digitlab.recognize(buf.getvalue())
+    assert reading.digits == label and not looks_like_mnist(255 - digit)
+    assert not looks_like_mnist(np.pad(digit, 2)[:28, :28] * 0)  # no ink
+    assert not looks_like_mnist(np.zeros((28, 30), np.uint8))

@@ -59,13 +59,13 @@ def reading_from_probs(classes: tuple[str, ...], probs: np.ndarray, boxes: list[
                        min_confidence: float | None = None, path: str | None = None,
                        crops: np.ndarray | None = None) -> Reading:
     """Turn per-crop class probabilities (left to right) into one Reading: string, top-k, confidence."""
+    probs = np.round(np.asarray(probs, dtype=np.float64), 6)  # whole arrays at once: this runs per request
+    orders = np.argsort(-probs, axis=1, kind="stable")[:, :max(1, top_k)]
     items = []
-    for p, box in zip(probs, boxes, strict=True):
-        order = np.argsort(-p)[:max(1, top_k)]
-        best = int(order[0])
-        confident = min_confidence is None or float(p[best]) >= min_confidence
-        items.append(DigitReading(best, [round(float(v), 6) for v in p],
-                                  [{"digit": int(d), "p": round(float(p[d]), 6)} for d in order], box, confident))
+    for p, order, box in zip(probs.tolist(), orders.tolist(), boxes, strict=True):
+        best = order[0]
+        confident = min_confidence is None or p[best] >= min_confidence
+        items.append(DigitReading(best, p, [{"digit": d, "p": p[d]} for d in order], box, confident))
     text = "".join(classes[i.digit] if i.confident else DOUBTFUL for i in items)
     confidence = float(np.prod([max(i.probs) for i in items])) if items else 0.0
     return Reading(text, round(confidence, 6), items, path, list(crops) if crops is not None else [])
@@ -86,12 +86,24 @@ def recognize(image: Any, model: str | Classifier = "default", multi: bool | Non
     return read_crops(model, crops, boxes, top_k, min_confidence)
 
 
+def looks_like_mnist(grey: np.ndarray) -> bool:
+    """A 28x28 image already in MNIST's form: light ink on a black ground (the border), some of it bright.
+
+    Such an image (an MNIST digit saved as PNG, a client's own crop) is classified as it is: re-cropping
+    and re-centring would only blur it. Anything else, 28x28 dark-on-light included, is preprocessed.
+    """
+    if grey.shape != (28, 28):
+        return False
+    border = np.concatenate([grey[:2].ravel(), grey[-2:].ravel(), grey[2:-2, :2].ravel(), grey[2:-2, -2:].ravel()])
+    return float(border.mean()) <= 16.0 and int(grey.max()) >= 128
+
+
 def find_digit_crops(image: Any, model: Classifier, multi: bool | None = None,
                      max_pixels: int | None = None) -> tuple[np.ndarray, list[list[int] | None]]:
     """The 28x28 uint8 digits in an image, left to right, and their boxes in the image's pixels.
 
-    A (28, 28) array is taken as an MNIST-ready digit as it is (uint8, or floats in 0..1 or 0..255).
-    Raises ImageError for an unreadable image or one without ink.
+    A (28, 28) array is taken as an MNIST-ready digit as it is (uint8, or floats in 0..1 or 0..255), and
+    so is a 28x28 image that ``looks_like_mnist``. Raises ImageError for an unreadable image or one without ink.
     """
     from digitlab.vision import DEFAULT_MAX_PIXELS, WORK_SIDE, extract_digits, read_image
 
@@ -100,6 +112,8 @@ def find_digit_crops(image: Any, model: Classifier, multi: bool | None = None,
             255.0 if float(np.max(image)) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
         return crop[None], [None]
     decoded = read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_side=WORK_SIDE)
+    if looks_like_mnist(decoded.grey):
+        return decoded.grey[None], [[0, 0, 28, 28]]
     # The model breaks near-ties in segmentation: split or keep whole, whichever it reads more surely.
     crops = extract_digits(decoded.grey, multi=multi, scorer=lambda x: model.predict_proba(x).max(axis=1))
     if not crops:

@@ -65,8 +65,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (uvicorn workers), MB."""
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants (uvicorn's workers)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -75,17 +75,37 @@ def tree_rss_mb(pid: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
+    tree, todo = [], [pid]
     while todo:
         current = todo.pop()
+        tree.append(current)
         todo.extend(children.get(current, []))
+    return tree
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, MB."""
+    total = 0
+    for member in _tree(pid):
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
         except OSError:
             pass
     return total / 1024
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler(threading.Thread):
@@ -161,8 +181,16 @@ def bench_serve(
             sampler = RssSampler(server.pid) if server else None
             if sampler:
                 sampler.start()
+            server_cpu = tree_cpu_seconds(server.pid) if server else 0.0
+            client_cpu = time.process_time()
             result = loop.run_until_complete(run_load("127.0.0.1", port, requests, level, seconds))
+            client_cpu = time.process_time() - client_cpu
             row = result.summary()
+            served = max(1, row["requests"])
+            # CPU per request is steadier than req/s on a shared machine: it does not count others' time.
+            row["client_cpu_ms_per_request"] = round(client_cpu / served * 1e3, 3)
+            if server:
+                row["server_cpu_ms_per_request"] = round((tree_cpu_seconds(server.pid) - server_cpu) / served * 1e3, 3)
             if sampler:
                 rss = sampler.stop()
                 row.update(rss_start_mb=rss[0], rss_end_mb=rss[-1], rss_min_mb=min(rss), rss_max_mb=max(rss))
@@ -190,8 +218,8 @@ def bench_serve(
         print_json(doc)
         return
     out.print(f"payload: {PAYLOADS[payload]}; {workers} worker(s)")
-    out.print("clients   req/s    p50 ms   p99 ms   errors  5xx  server RSS MB")
+    out.print("clients   req/s    p50 ms   p99 ms   errors  5xx  server CPU ms/req  server RSS MB")
     for r in rows:
         rss = f"{r.get('rss_start_mb', '-')} -> {r.get('rss_end_mb', '-')}"
         out.print(f"{r['concurrency']:>7} {r['req_per_s']:>7} {r['p50_ms']!s:>9} {r['p99_ms']!s:>8} "
-                  f"{r['errors']:>8} {r['status_5xx']:>4}  {rss}")
+                  f"{r['errors']:>8} {r['status_5xx']:>4} {r.get('server_cpu_ms_per_request', '-')!s:>18}  {rss}")

@@ -23,8 +23,9 @@ def register(app: typer.Typer) -> None:
         max_bytes: int = typer.Option(5 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body."),
         max_pixels: int = typer.Option(40_000_000, "--max-pixels", min=1, help="Largest image (width x height)."),
         threads: int = typer.Option(1, "--threads", min=1, help="Model threads per worker."),
-        preprocess_threads: int = typer.Option(2, "--preprocess-threads", min=0,
-                                               help="Image-decoding threads per worker (0: on the event loop)."),
+        preprocess_threads: int = typer.Option(0, "--preprocess-threads", min=0,
+                                               help="Image-decoding threads per worker (0: on the event loop; "
+                                               "a few help when large photos mix with small requests)."),
         runtime: str = typer.Option("auto", "--runtime", help="onnx (ONNX Runtime, checked against torch at "
                                     "start), torch, or auto (onnx when onnxruntime is installed)."),
         access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),

@@ -17,6 +17,8 @@ class ServiceSettings:
     max_classify_images: int = 256  # 28x28 arrays in one /v1/classify request
     max_model_batch: int = 256  # images joined into one model call from concurrent requests
     api_key: str | None = field(default_factory=lambda: os.environ.get(API_KEY_ENV) or None, repr=False)
-    preprocess_threads: int = 2  # threads decoding images (0: on the event loop itself); few, so no GIL convoy
+    # Threads decoding images; 0: on the event loop itself, fastest for drawings and small photos (no fight
+    # for the GIL; see docs/benchmarks.md). A few threads keep big photos from holding up small requests.
+    preprocess_threads: int = 0
     threads: int = 1  # intra-op threads for the model (the event loop needs the other core)
     runtime: str = "auto"  # "onnx" (ONNX Runtime, checked against torch at start), "torch", or "auto": onnx if it can
