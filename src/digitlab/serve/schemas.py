@@ -7,6 +7,18 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ReadOptions(BaseModel):
+    """Query parameters of the image routes."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    multi: bool | None = Field(default=None, description="true: a number; false: one digit; unset: decided from "
+                                                         "the ink's shape.")
+    top_k: int = Field(default=3, ge=1, le=10, description="How many of the likeliest digits to list per digit.")
+    min_confidence: float | None = Field(default=None, ge=0, le=1, description="Digits whose top probability is "
+                                                                               "under this read as `?`.")
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="Machine-readable reason, e.g. `not_an_image`, `too_large`, `bad_request`.")
     message: str = Field(description="What went wrong, for a person.")
