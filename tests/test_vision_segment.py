@@ -92,6 +92,39 @@ def test_touching_digits_are_split_where_they_touch(glyphs):
         assert covers(digit.box, box, slack=PEN + 4), (digit.box, box)
 
 
+def leaning_one(d: ImageDraw.ImageDraw, x: int, y: int, h: int) -> tuple[int, int, int, int]:
+    d.line([(x + h // 3, y), (x, y + h)], fill=20, width=PEN)
+    return x, y, x + h // 3, y + h
+
+
+def bar(d: ImageDraw.ImageDraw, x: int, y: int, w: int) -> tuple[int, int, int, int]:
+    d.line([(x, y), (x + w, y)], fill=20, width=PEN)
+    return x, y, x + w, y
+
+
+def likes_narrow(images: np.ndarray) -> np.ndarray:
+    """A scorer sure of narrow digits (a 1) and doubtful of broad ones."""
+    widths = np.array([np.ptp(np.flatnonzero(im.any(axis=0))) + 1 for im in images])
+    return np.where(widths < 12, 0.99, 0.05)
+
+
+@pytest.mark.parametrize("bar_y", [70, 130])
+def test_a_cut_bends_between_digits_that_overlap_in_their_columns(bar_y):
+    """Two 1s leaning over each other, joined by a stroke: no column separates them, but a cut that
+    follows the gap between them crosses only the joining stroke."""
+    bar_x = 40 + 40 * (160 - bar_y) // 120  # where the first 1 is at that height
+    image, boxes = line_of((leaning_one, 40, 40, 120), (leaning_one, 70, 40, 120), (bar, bar_x, bar_y, 30),
+                           size=(220, 200))
+    assert ndimage.label(image < 128, np.ones((3, 3)))[1] == 1
+    assert boxes[0][2] - boxes[1][0] >= 10  # their columns overlap
+    digits = segment(image, scorer=likes_narrow)
+    assert len(digits) == 2
+    for digit, box in zip(digits, boxes[:2], strict=True):
+        assert covers(digit.box, box), (digit.box, box)
+        # All of one 1 and none of the other: a straight cut would leave a sliver of the other.
+        assert ndimage.label(digit.image > 64, np.ones((3, 3)))[1] == 1
+
+
 def test_a_wide_single_digit_is_not_split():
     image, _ = line_of((zero, 60, 60, 80), size=(300, 200))
     wide = np.asarray(Image.fromarray(image).resize((600, 200)))  # a 0 1.2 times wider than tall

@@ -4,6 +4,12 @@ Connected components of the ink mask are the starting guess, then corrected for 
 handwriting breaks it: one digit in several pieces (a 5 whose top stroke is detached) and several
 digits in one piece (touching neighbours). Sizes are judged against the line's own digits, so a
 line of small or large, tight or loose digits is handled alike.
+
+A piece that may hold several digits is read by recognition-based segmentation: candidate cuts
+are top-to-bottom paths through the fewest strokes (they bend round a neighbour that leans over),
+and of all the ways to read the piece (whole, or cut at some of them) the cheapest wins, counting
+the cuts, how far each part is from a digit's shape and, given a scorer (the model), its doubt
+about each part.
 """
 
 from __future__ import annotations
@@ -24,17 +30,21 @@ MERGE_OVERLAP = 0.5  # a fragment joins the digit it overlaps horizontally by th
 SHORT_MERGE_OVERLAP = 0.25  # ... a short fragment (a detached top stroke) already at this share
 NEAR_GAP = 0.3  # or, overlapping none, the digit whose ink is within this share of the line height
 LONE_SHARE = 0.15  # a small, short piece that joined nothing is a stray mark, dropped
-DIGIT_ASPECT = 0.8  # width / height of a typical digit (MNIST's median)
+DIGIT_ASPECT = 0.75  # width / height of a typical digit (MNIST's median is 0.8; photos read best with 0.75)
 DIGIT_FILL = 0.3  # ink area / height^2 of a typical digit in the mask (MNIST photos: median 0.29, a 1: 0.15)
-SPLIT_ASPECT = 1.0  # only a piece wider than this times its height may hold several digits
-PIECE_SHARE = 0.3  # a piece cut off a wide group needs this share of a typical digit's ink ...
-PIECE_HEIGHT = 0.6  # ... and a connected part this share of the group's height
-CUT_COST = 1.0  # cost of a cut through one stroke (where two digits touch) ...
+SPLIT_ASPECT = 0.6  # only a piece wider than this times its height may hold several digits (the scorer judges)
+PIECE_SHARE = 0.25  # a piece cut off a wide group needs this share of a typical digit's ink ...
+PIECE_HEIGHT = 0.5  # ... and a connected part this share of the group's height ...
+PIECE_ASPECT = 2.0  # ... and be at most this times wider than tall (MNIST: 99.9% of digits are below 1.7)
+CUT_COST = 0.5  # cost of a cut through one stroke (where two digits touch), with a scorer to judge the pieces ...
+UNSCORED_CUT_COST = 2.5  # ... and without one: then only shapes speak for a split
 EXTRA_STROKE_COST = 1.6  # ... plus this for every further stroke it cuts (through a 0 or an 8)
-WIDE_COST = 6.0  # cost of a digit k times wider than typical: WIDE_COST * log(k)^2 ...
-NARROW_COST = 1.0  # ... and of one k times narrower (a 1 is narrow; a run of touching digits is wide)
-AMBIGUITY = 2.0  # readings of a group closer than this in cost are left to the scorer, if given
-RECOGNITION_WEIGHT = 1.0  # cost of one nat of the scorer's doubt (-log confidence) per digit
+WIDE_COST = 12.0  # cost of a digit k times wider than typical: WIDE_COST * log(k)^2 ...
+NARROW_COST = 0.5  # ... and of one k times narrower (a 1 is narrow; a run of touching digits is wide)
+CUT_BEND = 2.0  # a cut's cost (in strokes cut) of a sideways shift by the line height: it bends round a stroke ...
+CUT_ALONG = 1.0  # ... and of running inside ink for the line height (along strokes merged where digits touch)
+CUT_SPACING = 0.2  # candidate cuts through the middle row are at least this share of the line height apart
+RECOGNITION_WEIGHT = 6.0  # cost of one nat of the scorer's doubt (-log confidence) per digit
 MULTI_ASPECT = 1.6  # ink this much wider than tall is a number, whatever its pieces
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 digits -> (N,) confidence of the best class
@@ -82,31 +92,109 @@ def segment(grey: np.ndarray | InkImage, *, polarity: InkPolarity = "auto", work
 
     Geometry alone cannot always tell a wide digit from two touching ones (a broad 2 or 5 against
     a 98 written close). ``scorer`` resolves those cases by recognition: given a batch of 28x28
-    uint8 digits it returns each one's confidence (the winning class probability). Where the two
-    readings of a group cost about the same, the one whose digits the scorer is surer of wins.
+    uint8 digits it returns each one's confidence (the winning class probability). Every way of
+    reading a group that may hold several digits then also costs the scorer's doubt about its
+    digits, and the cheapest reading wins.
     """
     found = grey if isinstance(grey, InkImage) else find_ink(grey, polarity=polarity, work_side=work_side)
     line = _read_line(found)
-    digits = []
-    for group in line.groups:
-        in_group = np.isin(line.labels, group.labels)
-        options = _split_options(group, in_group, line)
-        if scorer is None or len(options) == 1 or options[1][0] - options[0][0] >= AMBIGUITY:
-            options = options[:1]
-        readings = [[_cut(found, in_group, left, right) for left, right in ranges] for _, ranges in options]
-        costs = [cost for cost, _ in options]
-        if len(options) > 1:
-            for k, reading in enumerate(readings):
-                confidence = np.asarray(scorer(np.stack([digit.image for digit in reading])), dtype=np.float64)
-                costs[k] += RECOGNITION_WEIGHT * float(-np.log(np.clip(confidence, 1e-6, 1.0)).sum())
-        digits += readings[int(np.argmin(costs))]
+    cut_cost = UNSCORED_CUT_COST if scorer is None else CUT_COST
+    readings = [_Reading(found, line, group, cut_cost) for group in line.groups]
+    if scorer is not None:
+        ambiguous = [reading for reading in readings if len(reading.costs) > 1]
+        # Each group's reading as a whole first: what it costs bounds what a split may cost, so
+        # pieces that cannot beat it are never cropped nor scored.
+        _add_doubt(scorer, [(reading, reading.whole) for reading in ambiguous])
+        _add_doubt(scorer, [(reading, key) for reading in ambiguous for key in reading.promising()])
+    digits = [digit for reading in readings for digit in reading.digits()]
     return sorted(digits, key=lambda digit: digit.box.left + digit.box.right)
 
 
-def _cut(found: InkImage, in_group: np.ndarray, left: int, right: int) -> DigitCrop:
-    region = np.zeros_like(in_group)
-    region[:, left:right] = in_group[:, left:right]
-    return digit_from_region(found, region)
+class _Reading:
+    """The ways to read one group: whole, or cut into pieces along some of its candidate cuts.
+
+    Edges are the group's left side (0), its cuts left to right, and its right side (``last``);
+    a piece lies between two edges. A reading costs how far each piece is from a digit's shape,
+    the cuts it makes and, once scored, the scorer's doubt about each piece; the cheapest reading
+    is found by dynamic programming over the edges.
+    """
+
+    def __init__(self, found: InkImage, line: _Line, group: _Group, cut_cost: float) -> None:
+        self.found, self.group, self.cut_cost = found, group, cut_cost
+        inside = np.isin(line.labels[group.top: group.bottom, group.left: group.right], group.labels)
+        self.cuts = _cuts(inside, line) if _may_split(group, line) else []
+        height, width = inside.shape
+        edges = [np.zeros(height, dtype=int), *(cut.columns for cut in self.cuts), np.full(height, width)]
+        self.last = len(edges) - 1
+        self.whole = (0, self.last)
+        self.regions = {self.whole: inside}
+        self.costs = {self.whole: _shape_cost(width, height)}
+        self.crops: dict[tuple[int, int], DigitCrop] = {}
+        columns = np.arange(width)
+        for i in range(self.last):
+            for j in range(i + 1, self.last + 1):
+                if (i, j) == self.whole or np.any(edges[i] > edges[j]):  # crossing cuts bound no piece
+                    continue
+                region = inside & (columns >= edges[i][:, None]) & (columns < edges[j][:, None])
+                cost = _piece_cost(region, group, line)
+                if np.isfinite(cost):
+                    self.regions[i, j], self.costs[i, j] = region, cost
+
+    def crop(self, key: tuple[int, int]) -> DigitCrop:
+        """The piece as a digit image (made once: scored pieces are often the ones kept)."""
+        if key not in self.crops:
+            full = np.zeros(self.found.mask.shape, dtype=bool)
+            full[self.group.top: self.group.bottom, self.group.left: self.group.right] = self.regions[key]
+            self.crops[key] = digit_from_region(self.found, full)
+        return self.crops[key]
+
+    def _step(self, key: tuple[int, int]) -> float:
+        """A piece's cost, with the cut that ends it."""
+        end = key[1]
+        cut = 0.0 if end == self.last else self.cut_cost + EXTRA_STROKE_COST * (self.cuts[end - 1].strokes - 1)
+        return self.costs[key] + cut
+
+    def _ahead(self) -> tuple[list[float], list[int]]:
+        """ahead[e]: the cost of the cheapest reading from the left side to edge e; link[e]: the
+        edge before e on it."""
+        ahead, link = [0.0] + [np.inf] * self.last, [0] * (self.last + 1)
+        for i, j in sorted(self.costs, key=lambda key: key[1]):  # a piece's left edge is settled before it
+            if ahead[i] + self._step((i, j)) < ahead[j]:
+                ahead[j], link[j] = ahead[i] + self._step((i, j)), i
+        return ahead, link
+
+    def _behind(self) -> list[float]:
+        """behind[e]: the cost of the cheapest reading from edge e to the right side."""
+        behind = [np.inf] * self.last + [0.0]
+        for i, j in sorted(self.costs, key=lambda key: -key[0]):
+            behind[i] = min(behind[i], self._step((i, j)) + behind[j])
+        return behind
+
+    def promising(self) -> list[tuple[int, int]]:
+        """Pieces (other than the whole) in a reading that might beat the scored whole: the scorer's
+        doubt only adds cost, so a reading whose shapes and cuts alone cost more never will."""
+        ahead, behind, bound = self._ahead()[0], self._behind(), self.costs[self.whole]
+        return [key for key in self.costs if key != self.whole
+                and ahead[key[0]] + self._step(key) + behind[key[1]] < bound]
+
+    def digits(self) -> list[DigitCrop]:
+        """The digits of the cheapest reading, left to right."""
+        _, link = self._ahead()
+        keys, end = [], self.last
+        while end > 0:
+            keys.append((link[end], end))
+            end = link[end]
+        return [self.crop(key) for key in keys[::-1]]
+
+
+def _add_doubt(scorer: Scorer, pieces: list[tuple[_Reading, tuple[int, int]]]) -> None:
+    """Score pieces in one batch and add the scorer's doubt to their cost; a piece the scorer has
+    not seen keeps only its shape cost, which is fine: it was found not to matter."""
+    if not pieces:
+        return
+    confidence = np.asarray(scorer(np.stack([reading.crop(key).image for reading, key in pieces])), np.float64)
+    for (reading, key), value in zip(pieces, confidence, strict=True):
+        reading.costs[key] += RECOGNITION_WEIGHT * float(-np.log(np.clip(value, 1e-6, 1.0)))
 
 
 def looks_multi(grey: np.ndarray | InkImage, *, polarity: InkPolarity = "auto", work_side: int = WORK_SIDE) -> bool:
@@ -205,73 +293,104 @@ def _nearest(piece: _Group, candidates: list[_Group], labels: np.ndarray, reach:
     return best
 
 
-def _split_options(group: _Group, in_group: np.ndarray, line: _Line) -> list[tuple[float, list[tuple[int, int]]]]:
-    """Ways to read a group as digits, cheapest first: (cost, column ranges). The group whole, and
-    its cheapest cut into several digits where one is plausible.
+def _may_split(group: _Group, line: _Line) -> bool:
+    """Whether a group may hold several digits: one component (pieces joined on purpose are one
+    digit), not narrow (two touching digits, a 1 among them, can be as narrow as one 0), and as
+    tall as a digit."""
+    return (len(group.labels) == 1 and group.width > SPLIT_ASPECT * group.height
+            and group.height >= FRAGMENT_HEIGHT * line.height)
 
-    Cuts are tried at the columns crossing locally fewest strokes. A way of cutting costs the strokes
-    it cuts through plus how far each piece is from a digit's shape (dynamic programming over the
-    candidate cuts). A wide 0 stays whole (cutting it crosses two strokes and leaves two thin halves);
-    touching 0s split where they touch. Every piece must be tall and inky enough to be a digit, not
-    the end of a neighbour's stroke.
+
+@dataclass
+class _Cut:
+    """A top-to-bottom path between two touching digits, in a group's box."""
+
+    columns: np.ndarray  # (height,) the path's column in each row: ink at or right of it is the right digit's
+    strokes: int  # strokes of ink it cuts through (at least one: the group is connected)
+
+
+def _cuts(inside: np.ndarray, line: _Line) -> list[_Cut]:
+    """Candidate cuts: paths from top to bottom through as few strokes as possible.
+
+    A path may bend one column per row, at a cost, so it can follow the gap between digits that
+    overlap in their columns (a 7 leaning over a 1) rather than cut straight through one of them.
+    One path passes through each column of the middle row; those no dearer than the paths through
+    the columns either side are the candidates, cheapest first, keeping apart.
     """
-    height = max(group.height, 1)
-    whole = (_shape_cost(group.width, height), [(group.left, group.right)])
-    joined = len(group.labels) > 1  # pieces joined on purpose; touching digits are one component
-    if joined or group.width <= SPLIT_ASPECT * height or group.height < FRAGMENT_HEIGHT * line.height:
-        return [whole]
-    inside = in_group[group.top: group.bottom, group.left: group.right]
-    strokes = np.count_nonzero(inside[1:] & ~inside[:-1], axis=0) + inside[0]  # ink runs crossing each column
-    filled = inside.any(axis=0)
-    tops = np.where(filled, inside.argmax(axis=0), height)
-    bottoms = np.where(filled, height - inside[::-1].argmax(axis=0), 0)
-    ink_before = np.concatenate([[0], np.cumsum(inside.sum(axis=0))])
-
-    def piece_cost(a: int, b: int) -> float:
-        inky = ink_before[b] - ink_before[a] >= PIECE_SHARE * line.typical_area
-        if not inky or bottoms[a:b].max() - tops[a:b].min() < FRAGMENT_HEIGHT * line.height:
-            return np.inf
-        # A digit holds together within its columns; the far ends of a neighbour's strokes (a 2's
-        # arc and tail) can span the height too, but in separate bits.
-        parts = ndimage.find_objects(ndimage.label(inside[:, a:b], EIGHT_CONNECTED)[0])
-        tallest = max(rows.stop - rows.start for rows, _ in parts)
-        if tallest < max(FRAGMENT_HEIGHT * line.height, PIECE_HEIGHT * height):
-            return np.inf
-        return _shape_cost(b - a, bottoms[a:b].max() - tops[a:b].min())
-
-    edges = [0, *_cut_candidates(strokes), group.width]
-    last = len(edges) - 1
-    best = [0.0] + [np.inf] * last  # best[j]: cheapest way to cut columns 0..edges[j], ending in a cut
-    previous = [0] * len(edges)
-    for j in range(1, last):
-        cut = CUT_COST + EXTRA_STROKE_COST * (strokes[edges[j]] - 1)
-        for i in range(j):
-            cost = best[i] + piece_cost(edges[i], edges[j]) + cut
-            if cost < best[j]:
-                best[j], previous[j] = cost, i
-    # The last piece closes the cheapest chain with at least one cut.
-    finals = [(best[i] + piece_cost(edges[i], edges[last]), i) for i in range(1, last)]
-    split_cost, j = min(finals, default=(np.inf, 0))
-    if not np.isfinite(split_cost):
-        return [whole]
-    ranges = [(group.left + edges[j], group.right)]
-    while j > 0:
-        ranges.append((group.left + edges[previous[j]], group.left + edges[j]))
-        j = previous[j]
-    return sorted([whole, (split_cost, ranges[::-1])], key=lambda option: option[0])
+    height, width = inside.shape
+    (down, up), (down_moves, up_moves) = _path_costs(np.stack([inside, inside[::-1]]), line.height)
+    middle = height // 2
+    # The cheapest path through each column of the middle row: down to it plus up to it from the
+    # bottom, a stroke through the middle row counted once.
+    through = down[middle] + up[height - 1 - middle] - inside[middle]
+    spacing = max(1, round(CUT_SPACING * line.height))
+    lowest = [x for x in range(1, width - 1) if through[x] <= min(through[x - 1], through[x + 1])]
+    chosen: list[int] = []
+    for x in sorted(lowest, key=lambda x: through[x]):
+        if all(abs(x - c) >= spacing for c in chosen):
+            chosen.append(x)
+    cuts = []
+    for x in sorted(chosen):
+        upper = _trace(down, down_moves, middle, x)[::-1]  # rows 0 .. middle
+        lower = _trace(up, up_moves, height - 1 - middle, x)  # rows middle .. height - 1
+        columns = np.array(upper + lower[1:])
+        on = inside[np.arange(height), columns]
+        strokes = int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
+        cuts.append(_Cut(columns, max(1, strokes)))
+    return cuts
 
 
-def _cut_candidates(strokes: np.ndarray) -> list[int]:
-    """The middle column of every stretch of columns crossing fewer strokes than both neighbours."""
-    change = np.flatnonzero(np.diff(strokes)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(strokes)]])
-    levels = strokes[starts]
-    candidates = []
-    for k in range(1, len(starts) - 1):  # a stretch at either end is the group's own edge
-        if levels[k] < levels[k - 1] and levels[k] < levels[k + 1]:
-            candidates.append(int((starts[k] + ends[k]) // 2))
-    return candidates
+def _path_costs(inside: np.ndarray, line_height: float) -> tuple[np.ndarray, np.ndarray]:
+    """For every pixel of each (height, width) mask in ``inside``, the cost of the cheapest path down
+    to it from the top row, moving at most one column per row; and what each move costs, (count, 3,
+    height, width): into a pixel from the column to the left above, straight above, to the right above.
+
+    A path costs one for every stroke it enters, ``CUT_BEND`` for a sideways shift by the line
+    height and ``CUT_ALONG`` for running inside ink for the line height: where two digits' strokes
+    merge for a stretch, cutting along the merged stroke is one cut, as it is for a single crossing.
+    """
+    count, height, width = inside.shape
+    bend, along = CUT_BEND / line_height, CUT_ALONG / line_height
+    above = np.zeros((count, height, width + 2), dtype=bool)  # ink in the row above, walls either side
+    above[:, 1:, 1:-1] = inside[:, :-1]
+    moves = np.stack([bend + (inside & ~above[:, :, :-2]), inside & ~above[:, :, 1:-1],
+                      bend + (inside & ~above[:, :, 2:])], axis=1) + along * inside[:, None]
+    cost = np.full((count, height, width + 2), np.inf)  # a wall column on either side
+    cost[:, 0, 1:-1] = inside[:, 0] * (1.0 + along)
+    for row in range(1, height):
+        last = cost[:, row - 1]
+        cost[:, row, 1:-1] = np.minimum(np.minimum(last[:, 1:-1] + moves[:, 1, row], last[:, :-2] + moves[:, 0, row]),
+                                        last[:, 2:] + moves[:, 2, row])
+    return cost[:, :, 1:-1], moves
+
+
+def _trace(cost: np.ndarray, moves: np.ndarray, row: int, x: int) -> list[int]:
+    """The columns of the cheapest path to (row, x), from that row back up to the top one."""
+    columns = [x]
+    for r in range(row, 0, -1):
+        steps = [d for d in (0, -1, 1) if 0 <= x + d < cost.shape[1]]  # straight first: it wins ties
+        x += min(steps, key=lambda d: cost[r - 1, x + d] + moves[d + 1, r, x])
+        columns.append(x)
+    return columns
+
+
+def _piece_cost(region: np.ndarray, group: _Group, line: _Line) -> float:
+    """How far a piece cut from a group is from a digit's shape; infinite if it cannot be a digit.
+
+    It must be tall and inky enough, not too wide, and hold together: the far ends of a neighbour's
+    strokes (a 2's arc and tail) can span the height too, but in separate bits.
+    """
+    if np.count_nonzero(region) < PIECE_SHARE * line.typical_area:
+        return np.inf
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
+    if height < FRAGMENT_HEIGHT * line.height or width > PIECE_ASPECT * height:
+        return np.inf
+    parts = ndimage.find_objects(ndimage.label(region, EIGHT_CONNECTED)[0])
+    tallest = max(part_rows.stop - part_rows.start for part_rows, _ in parts)
+    if tallest < max(FRAGMENT_HEIGHT * line.height, PIECE_HEIGHT * group.height):
+        return np.inf
+    return _shape_cost(width, height)
 
 
 def _shape_cost(width: int, height: int) -> float:
