@@ -141,6 +141,8 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 def bench_predict(
     runs: int = typer.Option(200, "--runs", min=10),
     model: str = typer.Option("default", "--model"),
+    runtime: str = typer.Option("torch", "--runtime", help="torch, or onnx: the same weights in ONNX Runtime "
+                                "(as `digitlab serve` runs them), checked against torch first."),
     json: bool = Json,
 ) -> None:
     """End-to-end latency of one 1-megapixel JPEG photo of one digit: decode -> preprocess -> model."""
@@ -152,6 +154,12 @@ def bench_predict(
     from digitlab.vision.synthetic import photo_digit
 
     classifier = load_classifier(model)
+    if runtime == "onnx":
+        from digitlab.export.onnx_runtime import to_onnx_runtime
+
+        classifier = to_onnx_runtime(classifier, threads=1)
+    elif runtime != "torch":
+        raise DigitlabError(f"--runtime must be torch or onnx; got {runtime!r}")
     digit = load_dataset("mnist").test.images[0]
     photo = photo_digit(digit, np.random.default_rng(0)).convert("RGB").resize((1000, 1000))
     buf = io.BytesIO()
@@ -166,7 +174,7 @@ def bench_predict(
         t = time.perf_counter()
         classifier.predict_proba(crop)
         model_only.append(time.perf_counter() - t)
-    doc = {"benchmark": "predict", "model": model, "image": "1000x1000 JPEG q90, one digit",
+    doc = {"benchmark": "predict", "model": model, "runtime": runtime, "image": "1000x1000 JPEG q90, one digit",
            "bytes": len(jpeg), "runs": runs, "end_to_end": percentiles(end_to_end),
            "model_only": percentiles(model_only), "goal_p99_ms": 5.0, "machine": machine()}
     doc["goal_met"] = doc["end_to_end"]["p99_ms"] <= 5.0
