@@ -369,3 +369,20 @@ def test_api_key_prompt(browser: sync_api.Browser) -> None:
         sync_api.expect(raw.locator("#status")).not_to_have_class("status error")
         page.errors.clear()  # the browser logs the 401s as console errors
         context.close()
+
+
+def test_api_docs_render_offline(browser: sync_api.Browser, server: str) -> None:
+    """/docs must render from the package's own files: this browser cannot reach a CDN."""
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    try:
+        page.goto(f"{server}/docs")
+        sync_api.expect(page.locator(".swagger-ui .info .title")).to_contain_text("digitlab", timeout=READ_TIMEOUT_MS)
+        sync_api.expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=READ_TIMEOUT_MS)
+        assert "/v1/recognize" in page.locator(".swagger-ui").inner_text()
+        page.screenshot(path=str(OUTPUT / "api-docs.png"))
+        assert not failed, failed
+    finally:
+        context.close()

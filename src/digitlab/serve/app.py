@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -213,13 +214,14 @@ def create_app(settings: ServiceSettings | None = None, model: Classifier | None
         if service.preprocess_pool is not None:
             service.preprocess_pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="digitlab", version=__version__, lifespan=lifespan,
-                  description="Handwritten digits read from images. The page to draw on is at `/`.")
+    # FastAPIOffline: the same FastAPI app, with /docs and /redoc served from bundled files rather than a CDN.
+    app = FastAPIOffline(title="digitlab", version=__version__, lifespan=lifespan,
+                         description="Handwritten digits read from images. The page to draw on is at `/`.")
     app.state.service = service
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_bytes)
     install_error_handlers(app)
     guard = [Depends(_bearer_check(settings))] if settings.api_key else []  # nothing to check: no per-request cost
-    v1 = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS)
+    v1 = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS, tags=["digits"])
 
     @v1.post("/recognize", response_model=schemas.RecognizeResponse, openapi_extra=_image_route("file", False))
     async def recognize(request: Request) -> Any:
