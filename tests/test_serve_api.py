@@ -330,3 +330,24 @@ def test_onnx_runtime_serves_the_same_model(model, mnist):
     assert create_app(ServiceSettings(runtime="auto"), model=model).state.service.runtime == "onnxruntime"
     with pytest.raises(ModelError, match="runtime must be"):
         create_app(ServiceSettings(runtime="tpu"), model=model)
+
+
+@pytest.mark.anyio
+async def test_cors_only_for_the_origins_given(model, mnist):
+    preflight = {"origin": "https://app.example", "access-control-request-method": "POST",
+                 "access-control-request-headers": "authorization, content-type"}
+    plain = create_app(ServiceSettings(), model=model)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=plain), base_url="http://test") as c:
+        r = await c.get("/healthz", headers={"origin": "https://app.example"})
+        assert "access-control-allow-origin" not in r.headers  # same origin only, by default
+    app = create_app(ServiceSettings(cors_origins=("https://app.example",), api_key="k"), model=model)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        r = await c.options("/v1/recognize", headers=preflight)
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"
+        assert "authorization" in r.headers["access-control-allow-headers"].lower()
+        r = await c.post("/v1/recognize", content=canvas_png(mnist.test.images[0]),
+                         headers={"origin": "https://app.example", "content-type": "image/png",
+                                  "authorization": "Bearer k"})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"
+        r = await c.options("/v1/recognize", headers={**preflight, "origin": "https://evil.example"})
+        assert r.status_code == 400 and "access-control-allow-origin" not in r.headers

@@ -49,8 +49,9 @@ def post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_answers_and_stops_cleanly(workers, mnist):
     port = free_port()
-    process = subprocess.Popen([*CLI, "serve", "--port", str(port), "--workers", str(workers), "--api-key", "k1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = [*CLI, "serve", "--port", str(port), "--workers", str(workers), "--api-key", "k1",
+               "--cors-origin", "https://app.example"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_healthy(process, port)
         body = canvas_png(mnist.test.images[0])
@@ -58,6 +59,9 @@ def test_serve_answers_and_stops_cleanly(workers, mnist):
         assert status == 401 and answer["error"]["code"] == "unauthorized"
         status, answer = post(port, body, {"Content-Type": "image/png", "Authorization": "Bearer k1"})
         assert status == 200 and answer["digits"] == str(int(mnist.test.labels[0]))
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Origin": "https://app.example"})
+        with urllib.request.urlopen(request, timeout=30) as r:  # the settings reached every worker
+            assert r.headers["access-control-allow-origin"] == "https://app.example"
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0].decode()

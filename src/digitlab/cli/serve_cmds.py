@@ -28,6 +28,8 @@ def register(app: typer.Typer) -> None:
                                                "a few help when large photos mix with small requests)."),
         runtime: str = typer.Option("auto", "--runtime", help="onnx (ONNX Runtime, checked against torch at "
                                     "start), torch, or auto (onnx when onnxruntime is installed)."),
+        cors_origin: list[str] = typer.Option([], "--cors-origin", help="A web origin (e.g. https://app.example) "
+                                              "whose pages may call the API from a browser; repeatable."),
         access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the recognizer over HTTP: POST /v1/recognize, /v1/recognize/batch, /v1/classify; the page at /."""
@@ -45,7 +47,8 @@ def register(app: typer.Typer) -> None:
         resolve_model_dir(model)  # a wrong --model or a busy port is one clear line, before any worker starts
         _check_can_listen(host, port)
         settings = ServiceSettings(model=model, max_bytes=max_bytes, max_pixels=max_pixels, api_key=api_key or None,
-                                   threads=threads, runtime=runtime, preprocess_threads=preprocess_threads)
+                                   threads=threads, runtime=runtime, preprocess_threads=preprocess_threads,
+                                   cors_origins=tuple(cors_origin))
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
             err.print(f"[yellow]warning:[/yellow] serving on {host} without --api-key: "
                       "anyone who can reach it can use it")

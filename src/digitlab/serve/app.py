@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -219,6 +220,9 @@ def create_app(settings: ServiceSettings | None = None, model: Classifier | None
                          description="Handwritten digits read from images. The page to draw on is at `/`.")
     app.state.service = service
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_bytes)
+    if settings.cors_origins:  # added last, so it runs first: preflight requests are answered before any limit
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     install_error_handlers(app)
     guard = [Depends(_bearer_check(settings))] if settings.api_key else []  # nothing to check: no per-request cost
     v1 = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS, tags=["digits"])

@@ -29,4 +29,5 @@ def settings_to_env(settings: ServiceSettings) -> dict[str, str]:
 
 def app_from_env() -> FastAPI:
     values = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+    values["cors_origins"] = tuple(values.get("cors_origins", ()))  # JSON turned the tuple into a list
     return create_app(ServiceSettings(**values))

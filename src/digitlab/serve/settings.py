@@ -20,5 +20,6 @@ class ServiceSettings:
     # Threads decoding images; 0: on the event loop itself, fastest for drawings and small photos (no fight
     # for the GIL; see docs/benchmarks.md). A few threads keep big photos from holding up small requests.
     preprocess_threads: int = 0
+    cors_origins: tuple[str, ...] = ()  # web origins whose pages may call the API from a browser (none: same origin)
     threads: int = 1  # intra-op threads for the model (the event loop needs the other core)
     runtime: str = "auto"  # "onnx" (ONNX Runtime, checked against torch at start), "torch", or "auto": onnx if it can
