@@ -34,3 +34,8 @@ def as_unit_images(images: object) -> np.ndarray:
     if out.size and (out.min() < 0.0 or out.max() > 1.0):
         raise DigitlabError("image values must lie in [0, 1] or [0, 255]")
     return out
+
+
+def as_uint8_images(images: object) -> np.ndarray:
+    """``as_unit_images``, then back to uint8 (N, 28, 28) 0-255, rounded: the form crops from images take."""
+    return np.rint(as_unit_images(images) * np.float32(255.0)).astype(np.uint8)

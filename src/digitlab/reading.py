@@ -13,6 +13,7 @@ import numpy as np
 
 from digitlab.artifacts import Classifier, load_classifier
 from digitlab.errors import ImageError
+from digitlab.inputs import as_uint8_images
 
 DOUBTFUL = "?"
 
@@ -108,9 +109,7 @@ def find_digit_crops(image: Any, model: Classifier, multi: bool | None = None,
     from digitlab.vision import DEFAULT_MAX_PIXELS, WORK_SIDE, extract_digits, read_image
 
     if isinstance(image, np.ndarray) and image.shape == (28, 28):
-        crop = image if image.dtype == np.uint8 else np.clip(np.asarray(image, np.float32) * (
-            255.0 if float(np.max(image)) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-        return crop[None], [None]
+        return as_uint8_images(image), [None]
     decoded = read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_side=WORK_SIDE)
     if looks_like_mnist(decoded.grey):
         return decoded.grey[None], [[0, 0, 28, 28]]

@@ -38,7 +38,7 @@ def expand(inputs: list[str]) -> Iterator[str]:
 def ready_digits(path: Path) -> np.ndarray | None:
     """MNIST-ready 28x28 digits from .npy or IDX files; None for anything else (an image to decode)."""
     from digitlab.data.idx import read_idx
-    from digitlab.inputs import as_unit_images
+    from digitlab.inputs import as_uint8_images
 
     if path.suffix == ".npy":
         try:
@@ -49,7 +49,7 @@ def ready_digits(path: Path) -> np.ndarray | None:
         array = read_idx(path)
     else:
         return None
-    return (as_unit_images(array) * 255).round().astype(np.uint8)
+    return as_uint8_images(array)
 
 
 def register(app: typer.Typer) -> None:
