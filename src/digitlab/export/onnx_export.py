@@ -65,15 +65,17 @@ def export_onnx(model: Any, path: Path) -> Path:
     return path
 
 
-def session(path: Path, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session (``threads``: intra-op threads; None = ORT's default)."""
+def session(model: Path | bytes, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session for a model file or serialized model (``threads``: intra-op threads;
+    None = ORT's default)."""
     ort = require("onnxruntime")
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # warnings about unused initializers etc. are noise here
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def run_onnx(path: Path, images: np.ndarray, model: Any = None, batch_size: int = 1000) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from digitlab.artifacts import Classifier, TorchClassifier, softmax_unless_probs
 from digitlab.errors import ModelError
-from digitlab.export.onnx_export import onnx_bytes, require
+from digitlab.export.onnx_export import onnx_bytes, session
 
 AGREEMENT_TOLERANCE = 1e-4  # largest probability difference from torch on the check images
 
@@ -38,13 +38,7 @@ def to_onnx_runtime(model: Classifier, threads: int = 1, check: np.ndarray | Non
     """
     if not isinstance(model, TorchClassifier):
         raise ModelError(f"only torch models run in ONNX Runtime (got {type(model).__name__})")
-    ort = require("onnxruntime")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(onnx_bytes(model), options, providers=["CPUExecutionProvider"])
-    fast = OnnxRuntimeClassifier(session, model)
+    fast = OnnxRuntimeClassifier(session(onnx_bytes(model), threads), model)
     if check is None:
         check = np.random.default_rng(0).integers(0, 256, (16, 28, 28), dtype=np.uint8)
     gap = float(np.abs(fast.predict_proba(check) - model.predict_proba(check)).max())

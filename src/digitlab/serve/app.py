@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from digitlab import __version__
 from digitlab.artifacts import WEIGHTS, Classifier, TorchClassifier, load_classifier, resolve_model_dir
 from digitlab.errors import ImageError, ModelError
+from digitlab.inputs import as_uint8_images
 from digitlab.reading import find_digit_crops, reading_from_probs
 from digitlab.serve import schemas
 from digitlab.serve.batcher import MicroBatcher
@@ -120,9 +121,6 @@ class ModelService:
         crops, _ = find_digit_crops(buf.getvalue(), self.model, None, self.settings.max_pixels)
         self.model.predict_proba(crops)
 
-    async def probabilities(self, crops: np.ndarray) -> np.ndarray:
-        return await self.batcher.predict_proba(crops)
-
     async def read(self, data: bytes, options: schemas.ReadOptions) -> dict:
         """One image's reading as the API answers it, with timings."""
         start = time.perf_counter()
@@ -133,7 +131,7 @@ class ModelService:
             loop = asyncio.get_running_loop()
             crops, boxes = await loop.run_in_executor(self.preprocess_pool, find_digit_crops, *args)
         found = time.perf_counter()
-        probs = await self.probabilities(crops)
+        probs = await self.batcher.predict_proba(crops)
         done = time.perf_counter()
         reading = reading_from_probs(self.model.classes, probs, boxes, options.top_k, options.min_confidence)
         body = reading.to_json()
@@ -165,9 +163,13 @@ def _timing(start: float, found: float, done: float) -> dict[str, float]:
             "total": round((time.perf_counter() - start) * 1e3, 3)}
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def _image_from(request: Request) -> bytes:
     """The image bytes of a request: a multipart ``file`` field or a raw body with an image type."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = _media_type(request)
     if media == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=16)
         upload = form.get("file")
@@ -184,13 +186,11 @@ async def _image_from(request: Request) -> bytes:
     return data
 
 
-def _bearer_check(settings: ServiceSettings) -> Any:
+def _bearer_check(api_key: str) -> Any:
     bearer = HTTPBearer(auto_error=False, description="Needed when the service was started with an API key.")
-    expected = settings.api_key.encode() if settings.api_key else None
+    expected = api_key.encode()
 
     async def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if expected is None:
-            return
         given = credentials.credentials.encode() if credentials is not None else b""
         if not hmac.compare_digest(given, expected):  # constant time: no hint from how long a guess takes
             raise ApiError(401, "unauthorized", "missing or wrong API key (send Authorization: Bearer <key>)",
@@ -224,7 +224,8 @@ def create_app(settings: ServiceSettings | None = None, model: Classifier | None
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
     install_error_handlers(app)
-    guard = [Depends(_bearer_check(settings))] if settings.api_key else []  # nothing to check: no per-request cost
+    # Without a key there is nothing to check, and no dependency to resolve on every request.
+    guard = [Depends(_bearer_check(settings.api_key))] if settings.api_key else []
     v1 = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS, tags=["digits"])
 
     @v1.post("/recognize", response_model=schemas.RecognizeResponse, openapi_extra=_image_route("file", False))
@@ -240,8 +241,7 @@ def create_app(settings: ServiceSettings | None = None, model: Classifier | None
         """Read several images (multipart, repeated field `files`); each gets a result or its own error."""
         options = _read_options(request)
         start = time.perf_counter()
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "multipart/form-data":
+        if _media_type(request) != "multipart/form-data":
             raise ApiError(415, "unsupported_media_type", "send multipart/form-data with repeated `files` fields")
         limit = settings.max_batch_files
         form = await request.form(max_files=limit + 1, max_fields=limit + 16)
@@ -278,9 +278,9 @@ def create_app(settings: ServiceSettings | None = None, model: Classifier | None
         low, high = float(images.min()), float(images.max())
         if low < 0 or high > 255:
             raise ApiError(422, "out_of_range", f"pixel values must lie in 0..255 (or 0..1); got {low:g}..{high:g}")
-        crops = np.rint(images * (255.0 if high <= 1.0 else 1.0)).astype(np.uint8)
+        crops = as_uint8_images(images)  # the project's one rule for 0-1 vs 0-255
         found = time.perf_counter()
-        probs = await service.probabilities(crops)
+        probs = await service.batcher.predict_proba(crops)
         done = time.perf_counter()
         reading = reading_from_probs(service.model.classes, probs, [None] * len(crops), request.top_k)
         return JSONResponse({"items": [item.to_json() for item in reading.items], "model": service.id,
