@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+
+from digitlab.errors import DigitlabError
+from digitlab.serve.launch import free_port, wait_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -41,36 +40,21 @@ Stroke = list[tuple[float, float]]  # points in 0..1 of the canvas's width and h
 # ---------------------------------------------------------------------------------------------- fixtures
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serving(log_name: str, *extra: str) -> Iterator[str]:
     """`digitlab serve` on a free port as a subprocess; yields its base URL, stops it afterwards."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = OUTPUT / log_name
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "digitlab.cli", "serve", "--port", str(port), *extra],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"digitlab serve exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-                try:
-                    with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except (urllib.error.URLError, OSError):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"digitlab serve did not answer /healthz in 90 s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
+            try:
+                wait_healthy(proc, port, timeout=90)
+            except DigitlabError as e:
+                pytest.fail(f"digitlab serve: {e}:\n{log_path.read_text()[-3000:]}")
             yield url
         finally:
             proc.terminate()

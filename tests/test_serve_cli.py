@@ -7,34 +7,24 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from digitlab.errors import DigitlabError
+from digitlab.serve.launch import free_port, wait_healthy
 from serve_helpers import canvas_png
 
 CLI = [sys.executable, "-m", "digitlab.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(process: subprocess.Popen, port: int, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        assert process.poll() is None, process.stdout.read().decode()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the server did not come up")
+def started(process: subprocess.Popen, port: int) -> None:
+    try:
+        wait_healthy(process, port, timeout=90)
+    except DigitlabError as e:
+        process.kill()
+        pytest.fail(f"{e}:\n{process.communicate()[0].decode()}")
 
 
 def post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
@@ -53,7 +43,7 @@ def test_serve_answers_and_stops_cleanly(workers, mnist):
                "--cors-origin", "https://app.example"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        wait_healthy(process, port)
+        started(process, port)
         body = canvas_png(mnist.test.images[0])
         status, answer = post(port, body, {"Content-Type": "image/png"})
         assert status == 401 and answer["error"]["code"] == "unauthorized"

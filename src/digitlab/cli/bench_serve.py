@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from digitlab.cli.bench_cmds import app, machine
 from digitlab.cli.options import Json
 from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
+from digitlab.serve.launch import free_port, wait_healthy
 
 PAYLOADS = {
     "canvas": "280x280 PNG, dark ink on white: an MNIST test digit as the drawing page sends it",
@@ -57,12 +56,6 @@ def payloads(kind: str, count: int) -> list[tuple[bytes, str]]:
         image.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
         bodies.append((buf.getvalue(), str(int(test.labels[i]))))
     return bodies
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tree(pid: int) -> list[int]:
@@ -130,18 +123,12 @@ def start_server(port: int, workers: int, model: str, log: Path, extra: list[str
                "--model", model, *extra]
     env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_API_KEY"}
     process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise DigitlabError(f"the server exited with code {process.returncode}; its log: {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise DigitlabError(f"the server did not answer /healthz within 120 s; its log: {log}")
+    try:
+        wait_healthy(process, port)
+    except DigitlabError as e:
+        process.kill()
+        raise DigitlabError(f"{e}; its log: {log}") from None
+    return process
 
 
 @app.command("serve")
