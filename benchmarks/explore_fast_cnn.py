@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from baseline_fast_mnist import accuracy, load_mnist_tensors, run_baseline
+from digitlab.bench.baseline_fast_mnist import accuracy, load_mnist_tensors, run_baseline
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import typer
@@ -20,18 +18,6 @@ from digitlab.errors import DigitlabError
 
 app = typer.Typer(help="Benchmarks: each figure is a ratio against a baseline measured in the same run.",
                   no_args_is_help=True)
-BENCHMARKS_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
-
-
-def load_benchmark(name: str) -> ModuleType:
-    """Import benchmarks/NAME.py from the source checkout (baselines live there, not in the package)."""
-    path = BENCHMARKS_DIR / f"{name}.py"
-    if not path.is_file():
-        raise DigitlabError(f"{path} not found: `digitlab bench` runs from a source checkout of digitlab")
-    spec = importlib.util.spec_from_file_location(f"digitlab_benchmarks.{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def machine() -> dict:
@@ -54,7 +40,8 @@ def bench_train(
     from digitlab.recipes import get_recipe
     from digitlab.runner import RunOptions, run_training
 
-    baseline = load_benchmark("baseline_fast_mnist")
+    from digitlab.bench import baseline_fast_mnist as baseline
+
     data = baseline.load_mnist_tensors()
     chosen = get_recipe(recipe)
     rows = []

@@ -1,7 +1,7 @@
 """digitlab's default `cnn`: a small CNN that passes 99% MNIST test accuracy in one epoch, fast on a CPU.
 
 Found by benchmarks/explore_fast_cnn.py against the fastest published one-epoch recipe we know
-(benchmarks/baseline_fast_mnist.py). What buys the speed, measured on a 2-core CPU:
+(digitlab/bench/baseline_fast_mnist.py). What buys the speed, measured on a 2-core CPU:
 
 - conv1 has stride 2 instead of a full-resolution conv + max-pool: 1/4 of its cost and no pool over 24x24;
 - BatchNorm only where it is cheap (after the pool, 5x5, and on the hidden layer): it lets lr 2e-2 train

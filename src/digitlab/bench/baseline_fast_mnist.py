@@ -7,7 +7,7 @@ one epoch over the 60k training images, inputs normalised with (0.1307, 0.3081),
 Timed: model creation + the epoch (forward, backward, optimiser and schedule steps). Not timed:
 loading and normalising the data, and the test-set evaluation.
 
-    DIGITLAB_DATA=/tmp/dl-data .venv/bin/python benchmarks/baseline_fast_mnist.py --seeds 5
+    DIGITLAB_DATA=/tmp/dl-data .venv/bin/python -m digitlab.bench.baseline_fast_mnist --seeds 5
 """
 
 from __future__ import annotations

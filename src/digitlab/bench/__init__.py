@@ -1,0 +1,1 @@
+"""Timing helpers, baselines and load generators behind `digitlab bench` (importable from an installed wheel)."""
