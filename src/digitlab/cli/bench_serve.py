@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import typer
 
 from digitlab.cli.bench_cmds import app, machine
@@ -58,22 +59,13 @@ def payloads(kind: str, count: int) -> list[tuple[bytes, str]]:
     return bodies
 
 
-def _tree(pid: int) -> list[int]:
-    """A process and all its descendants (uvicorn's workers)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
-    return tree
+def _tree(pid: int) -> list[psutil.Process]:
+    """A process and all its descendants (uvicorn's workers); none if it has exited."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -81,24 +73,22 @@ def tree_rss_mb(pid: int) -> float:
     total = 0
     for member in _tree(pid):
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
+            total += member.memory_info().rss
+        except psutil.Error:  # exited since it was listed
             pass
-    return total / 1024
+    return total / 2**20
 
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and its descendants."""
-    total = 0
+    total = 0.0
     for member in _tree(pid):
         try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
+            times = member.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
             pass
-    return total / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 class RssSampler(threading.Thread):
