@@ -1,6 +1,6 @@
 """digitlab: train, compare, export and serve handwritten-digit recognizers.
 
-The Python API (``load``, ``train``, ``evaluate``, ``recognize``) is imported lazily so that
+The Python API (``load``, ``train``, ``evaluate``, ``recognize``, ``show``) is imported lazily so that
 ``import digitlab`` stays cheap and the NumPy-only path never imports torch.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.2.0"
-__all__ = ["load", "train", "evaluate", "recognize", "__version__"]
+__all__ = ["load", "train", "evaluate", "recognize", "show", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -17,4 +17,8 @@ def __getattr__(name: str) -> Any:
         from digitlab import api
 
         return getattr(api, name)
+    if name == "show":
+        from digitlab.grid import show  # not digitlab/show.py: importing it would bind digitlab.show to the module
+
+        return show
     raise AttributeError(f"module 'digitlab' has no attribute {name!r}")

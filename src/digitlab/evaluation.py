@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,21 @@ class Evaluation:
             "confusion": self.confusion.tolist(),
             "mistakes": [dict(m) for m in self.mistakes],
         }
+
+    def _repr_html_(self) -> str:  # Jupyter: per-class and confusion tables beside the heatmap
+        from digitlab.display import evaluation_html
+
+        return evaluation_html(self)
+
+    def _repr_png_(self) -> bytes:
+        from digitlab.display import confusion_png
+
+        return confusion_png(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from digitlab.display import evaluation_text
+
+        printer.text(evaluation_text(self))
 
     def confusion_text(self) -> str:
         """The confusion matrix as labelled rows of counts, then the accuracy line."""

@@ -45,6 +45,21 @@ class Reading:
         return {"path": self.path, "digits": self.digits, "confidence": self.confidence,
                 "items": [item.to_json() for item in self.items]}
 
+    def _repr_html_(self) -> str:  # Jupyter: the string, a per-digit table, each crop with its probabilities
+        from digitlab.display import reading_html
+
+        return reading_html(self)
+
+    def _repr_png_(self) -> bytes:
+        from digitlab.display import reading_png
+
+        return reading_png(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from digitlab.display import reading_text
+
+        printer.text(reading_text(self))
+
 
 def _model(model: str | Classifier) -> Classifier:
     return model if isinstance(model, Classifier) else load_classifier(model)

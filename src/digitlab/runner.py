@@ -45,6 +45,21 @@ class TrainResult:
                 "train_seconds": round(self.train_seconds, 4), "time_to_target_s": self.time_to_target_s,
                 "report": str(self.run_dir / "report.md")}
 
+    def _repr_html_(self) -> str:  # Jupyter: summary and per-epoch tables, then the curves
+        from digitlab.display import train_result_html
+
+        return train_result_html(self)
+
+    def _repr_png_(self) -> bytes:
+        from digitlab.display import curves_png
+
+        return curves_png(self.history)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython's text form: one line, not every field
+        from digitlab.display import train_result_text
+
+        printer.text(train_result_text(self))
+
 
 @dataclass(frozen=True)
 class RunOptions:
