@@ -27,28 +27,28 @@ def register(app: typer.Typer) -> None:
                                                help="Image-decoding threads per worker (0: on the event loop; "
                                                "a few help when large photos mix with small requests)."),
         runtime: str = typer.Option("auto", "--runtime", help="onnx (ONNX Runtime, checked against torch at "
-                                    "start), torch, or auto (onnx when onnxruntime is installed)."),
+                                    "start), torch, or auto (onnx when onnxruntime is installed and on the CPU)."),
+        device: str = typer.Option("cpu", "--device", help="Where the model runs: cpu, cuda (torch on the GPU), "
+                                   "or auto (cuda if there is one). Images are preprocessed on the CPU either way."),
         cors_origin: list[str] = typer.Option([], "--cors-origin", help="A web origin (e.g. https://app.example) "
                                               "whose pages may call the API from a browser; repeatable."),
         access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the recognizer over HTTP: POST /v1/recognize, /v1/recognize/batch, /v1/classify; the page at /."""
-        try:
-            import uvicorn
+        from digitlab.extras import require
 
-            import digitlab.serve  # noqa: F401 - fastapi and friends
-        except ImportError as e:
-            raise DigitlabError(f"serving needs the serve extra ({e.name} is missing): "
-                                "pip install 'digitlab[serve]'") from None
+        uvicorn = require("uvicorn", "serve", "digitlab serve")
         from digitlab.artifacts import resolve_model_dir
         from digitlab.serve import ServiceSettings, create_app
+        from digitlab.serve.app import serving_device
         from digitlab.serve.main import settings_to_env
 
         resolve_model_dir(model)  # a wrong --model or a busy port is one clear line, before any worker starts
         _check_can_listen(host, port)
         settings = ServiceSettings(model=model, max_bytes=max_bytes, max_pixels=max_pixels, api_key=api_key or None,
                                    threads=threads, runtime=runtime, preprocess_threads=preprocess_threads,
-                                   cors_origins=tuple(cors_origin))
+                                   cors_origins=tuple(cors_origin), device=device)
+        serving_device(settings)  # cuda without a GPU: one clear line, before any worker starts
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
             err.print(f"[yellow]warning:[/yellow] serving on {host} without --api-key: "
                       "anyone who can reach it can use it")

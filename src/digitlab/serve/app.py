@@ -87,7 +87,8 @@ class ModelService:
 
     def __init__(self, settings: ServiceSettings, model: Classifier | None = None) -> None:
         self.settings = settings
-        self.source = model if model is not None else load_classifier(settings.model)
+        self.device = serving_device(settings)
+        self.source = model if model is not None else load_classifier(settings.model, self.device)
         self.model, self.runtime = _fast_runtime(self.source, settings)
         self.id = Path(str(settings.model)).name
         self.batcher = MicroBatcher(self.model, settings.max_model_batch)
@@ -105,7 +106,7 @@ class ModelService:
             pass
         module = getattr(self.source, "module", None)
         return {"id": self.id, "version": version, "architecture": self.source.name, "args": self.source.args,
-                "classes": list(self.source.classes), "runtime": self.runtime,
+                "classes": list(self.source.classes), "runtime": self.runtime, "device": _model_device(self.model),
                 "parameters": sum(p.numel() for p in module.parameters()) if module is not None else None,
                 "test_accuracy": (meta.get("metrics") or {}).get("test_acc"), "recipe": meta.get("recipe"),
                 "digitlab_version": meta.get("digitlab_version")}
@@ -140,11 +141,36 @@ class ModelService:
         return body
 
 
+def serving_device(settings: ServiceSettings) -> str:
+    """The torch device the service loads its model on, "cpu" or "cuda", from ``settings.device`` (and runtime:
+    ONNX Runtime is the CPU's). Raises ModelError for cuda on a machine without a GPU that torch can use."""
+    if settings.device not in ("cpu", "cuda", "auto"):
+        raise ModelError(f"device must be cpu, cuda or auto; got {settings.device!r}")
+    if settings.device == "cpu" or (settings.device == "auto" and settings.runtime == "onnx"):
+        return "cpu"
+    if settings.runtime == "onnx":
+        raise ModelError("runtime onnx runs on the CPU: serve on cuda with runtime torch (or auto)")
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if settings.device == "cuda":
+        raise ModelError("device cuda: torch finds no CUDA GPU on this machine; serve with device cpu or auto")
+    return "cpu"
+
+
+def _model_device(model: Classifier) -> str:
+    return str(model.device) if isinstance(model, TorchClassifier) else "cpu"
+
+
 def _fast_runtime(model: Classifier, settings: ServiceSettings) -> tuple[Classifier, str]:
-    """The model as it will run: in ONNX Runtime when asked (or possible, for "auto"), else as loaded."""
+    """The model as it will run: in ONNX Runtime when asked (or possible, for "auto", on the CPU), else as loaded."""
     if settings.runtime not in ("auto", "onnx", "torch"):
         raise ModelError(f"runtime must be auto, onnx or torch; got {settings.runtime!r}")
-    if settings.runtime != "torch" and isinstance(model, TorchClassifier):
+    on_cpu = _model_device(model) == "cpu"  # ONNX Runtime is the CPU's runtime: a model on the GPU stays in torch
+    if settings.runtime == "onnx" and not on_cpu:
+        raise ModelError(f"runtime onnx runs on the CPU; the model is on {_model_device(model)}")
+    if settings.runtime != "torch" and on_cpu and isinstance(model, TorchClassifier):
         from digitlab.export.onnx_runtime import to_onnx_runtime
 
         try:
@@ -200,7 +226,7 @@ def _bearer_check(api_key: str) -> Any:
 
 
 def create_app(settings: ServiceSettings | None = None, model: Classifier | None = None) -> FastAPI:
-    """The service for ``settings.model`` (or an already loaded ``model``)."""
+    """The service for ``settings.model`` (or an already loaded ``model``, which runs on the device it is on)."""
     import torch
 
     settings = settings or ServiceSettings()

@@ -96,6 +96,7 @@ class ModelInfo(BaseModel):
     architecture: str
     args: dict = Field(default_factory=dict, description="Arguments the architecture was built with.")
     runtime: str = Field(description="What runs it: onnxruntime (checked against torch at start), torch or numpy.")
+    device: str = Field(default="cpu", description="Where the model runs: cpu, or a CUDA device such as cuda:0.")
     classes: list[str]
     parameters: int | None = None
     test_accuracy: float | None = Field(default=None, description="MNIST test accuracy recorded with the weights.")

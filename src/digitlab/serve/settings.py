@@ -23,3 +23,6 @@ class ServiceSettings:
     cors_origins: tuple[str, ...] = ()  # web origins whose pages may call the API from a browser (none: same origin)
     threads: int = 1  # intra-op threads for the model (the event loop needs the other core)
     runtime: str = "auto"  # "onnx" (ONNX Runtime, checked against torch at start), "torch", or "auto": onnx if it can
+    # Where the model runs: "cpu", "cuda" (torch on the GPU; ONNX Runtime stays the CPU's), or "auto": cuda if there
+    # is one. Images are always decoded and preprocessed on the CPU.
+    device: str = "cpu"
