@@ -1,4 +1,9 @@
-"""The `digitlab` command. Each sub-command lives in a small module of this package."""
+"""The `digitlab` command. Each sub-command lives in a small module of this package.
+
+Start-up is lazy: `digitlab --help` lists the commands from the table below without importing them, and
+running one imports only its own module (so `digitlab predict` never imports the service, and a core install
+without extras runs every command that does not need one).
+"""
 
 from __future__ import annotations
 
@@ -6,53 +11,88 @@ import sys
 
 import typer
 
-from digitlab.console import err
+from digitlab import __version__
+from digitlab.cli.lazy import LazyGroup
 from digitlab.errors import DigitlabError
 
+# name: (module that defines it, one-line help for the listing); see cli/lazy.py.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("digitlab.cli.data_cmds", "Fetch, inspect and export datasets."),
+    "models": ("digitlab.cli.models_cmds",
+               "The model zoo: parameters, MACs per image, the seed each reproduces and its published figure."),
+    "recipes": ("digitlab.cli.models_cmds",
+                "Named recipes (`digitlab train --recipe NAME`): the seeds' exact settings and digitlab's own."),
+    "train": ("digitlab.cli.train_cmds",
+              "Train a model by its default recipe or a named one; write a run directory with a report."),
+    "eval": ("digitlab.cli.train_cmds",
+             "Accuracy, per-class precision/recall/F1, the confusion matrix, the most confident mistakes."),
+    "predict": ("digitlab.cli.predict_cmds",
+                "Read the digit(s) in each input; one clear error line per unreadable input, exit 2 if any failed."),
+    "export": ("digitlab.cli.export_cmds",
+               "Export a trained model for deployment: TorchScript (C++), ONNX, int8 ONNX, or integer-only C99."),
+    "import-state-dict": ("digitlab.cli.export_cmds", "Load a seed-style state_dict (weights_only: tensors only, "
+                          "nothing else is unpickled) as a digitlab model."),
+    "serve": ("digitlab.cli.serve_cmds",
+              "Serve the recognizer over HTTP: POST /v1/recognize, /v1/recognize/batch, /v1/classify; the page at /."),
+    "bench": ("digitlab.cli.bench_cmds",
+              "Benchmarks: each figure is a ratio against a baseline measured in the same run."),
+    "main": ("digitlab.cli.main_cmd",
+             "Fetch MNIST, train the default `cnn` recipe on the CPU, evaluate it, and write the report."),
+}
+
+
+class RootGroup(LazyGroup):
+    table = COMMANDS
+    unlisted = frozenset({"main"})  # what `make run` runs; not listed
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"digitlab {__version__}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
+    cls=RootGroup,
     help="Train, compare, export and serve handwritten-digit recognizers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain click help: importing rich's help renderer costs more than the whole listing
 )
 
 
-def _register() -> None:
-    from digitlab.cli import (
-        bench_cmds,
-        bench_serve,  # noqa: F401 - adds `bench serve` to bench_cmds.app
-        data_cmds,
-        export_cmds,
-        main_cmd,
-        models_cmds,
-        predict_cmds,
-        serve_cmds,
-        train_cmds,
-    )
-
-    app.add_typer(data_cmds.app, name="data")
-    app.add_typer(bench_cmds.app, name="bench")
-    models_cmds.register(app)
-    train_cmds.register(app)
-    predict_cmds.register(app)
-    main_cmd.register(app)
-    export_cmds.register(app)
-    serve_cmds.register(app)
-
-
-_register()
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print digitlab's version and exit."),
+) -> None:
+    """Train, compare, export and serve handwritten-digit recognizers."""
 
 
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    try:  # TODO(lead): plain import once digitlab.threads lands
+        from digitlab.threads import prepare_environment
+    except ImportError:
+        prepare_environment = lambda: None  # noqa: E731
+
+    prepare_environment()  # before anything imports torch: its OpenMP threads must not spin
     try:
         app()
     except DigitlabError as e:
-        err.print(f"[red]error:[/red] {e}")
-        sys.exit(2)
+        _fail(str(e))
     except OSError as e:  # unwritable --out, full disk, ...: the OS's own words, on one line
-        err.print(f"[red]error:[/red] {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
-        sys.exit(2)
+        _fail((e.strerror or str(e)) + (f": {e.filename}" if e.filename else ""))
     except KeyboardInterrupt:
-        err.print("interrupted")
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def _fail(message: str) -> None:
+    from rich.markup import escape
+
+    from digitlab.console import err
+
+    err.print(f"[red]error:[/red] {escape(message)}")  # escaped: 'digitlab[serve]' is not markup
+    sys.exit(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import sys
@@ -12,20 +13,52 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from digitlab.cli.lazy import LazyGroup
 from digitlab.cli.options import DataDir, Json
 from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
 
-app = typer.Typer(help="Benchmarks: each figure is a ratio against a baseline measured in the same run.",
-                  no_args_is_help=True)
+# Each benchmark of another module decorates its command on `app` below when imported (cli/lazy.py).
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "train": (__name__, "Time to reach the target test accuracy: digitlab's recipe vs the fastest published recipe."),
+    "infer": (__name__, "Images/s at batch 1 and --batch, single-image latency p50/p99: PyTorch eager vs "
+              "TorchScript, ONNX Runtime fp32/int8 and the C export, same model and run; plus the distance from "
+              "the CPU's fp32 matmul roof."),
+    "predict": (__name__, "End-to-end latency of one 1-megapixel JPEG photo of one digit: decode -> preprocess -> "
+                "model."),
+    "serve": ("digitlab.cli.bench_serve", "Single-image POST /v1/recognize at each concurrency: req/s, p50/p99 "
+              "latency, errors, server memory."),
+    "startup": ("digitlab.cli.bench_startup", "Wall time of whole processes: python -c pass, digitlab "
+                "--help/--version, predict one photo."),
+}
+
+
+class BenchGroup(LazyGroup):
+    table = BENCHMARKS
+
+    @staticmethod
+    def registry() -> typer.Typer:
+        return app
+
+
+app = typer.Typer(cls=BenchGroup, help="Benchmarks: each figure is a ratio against a baseline measured in the same "
+                  "run.", no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
 def machine() -> dict:
-    import torch
+    """Where a figure was measured (without importing torch: a benchmark of start-up must not pay for it)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "python": sys.version.split()[0],
-            "date": time.strftime("%Y-%m-%d")}
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = None
+    doc = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+           "cpus": os.cpu_count(), "torch": torch_version, "python": sys.version.split()[0],
+           "date": time.strftime("%Y-%m-%d %H:%M")}
+    if "torch" in sys.modules:
+        doc["threads"] = sys.modules["torch"].get_num_threads()
+    return doc
 
 
 @app.command("train")
@@ -37,10 +70,9 @@ def bench_train(
     json: bool = Json,
 ) -> None:
     """Time to reach the target test accuracy: digitlab's recipe vs the fastest published recipe."""
+    from digitlab.bench import baseline_fast_mnist as baseline
     from digitlab.recipes import get_recipe
     from digitlab.runner import RunOptions, run_training
-
-    from digitlab.bench import baseline_fast_mnist as baseline
 
     data = baseline.load_mnist_tensors()
     chosen = get_recipe(recipe)

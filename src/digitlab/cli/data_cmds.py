@@ -12,7 +12,7 @@ from digitlab.cli.options import DataDir, Dataset, Json, progress_printer
 from digitlab.console import out, print_json
 from digitlab.errors import DataError
 
-app = typer.Typer(help="Fetch, inspect and export datasets.", no_args_is_help=True)
+app = typer.Typer(help="Fetch, inspect and export datasets.", no_args_is_help=True, add_completion=False)
 
 SPLITS = ("train", "val", "test")
 
