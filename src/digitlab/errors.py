@@ -19,3 +19,7 @@ class ImageError(DigitlabError):
 
 class ImageTooLarge(ImageError):
     """An image over the pixel limit (a decompression bomb, or just too big to read here)."""
+
+
+class MissingExtra(DigitlabError):
+    """An optional part used without its extra installed; the message names the `pip install` that adds it."""

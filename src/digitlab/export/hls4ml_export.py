@@ -27,11 +27,9 @@ PRECISION = "ap_fixed<24,10>"  # lenet-lite: <16,6> loses 1.6 points, <24,10> ag
 
 
 def _hls4ml() -> Any:
-    try:
-        import hls4ml
-    except ImportError:
-        raise ModelError("the hls4ml format needs hls4ml: pip install hls4ml") from None
-    return hls4ml
+    from digitlab.extras import require
+
+    return require("hls4ml", "hls", "the hls4ml format")
 
 
 def _plain(value: Any) -> Any:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import ModelError
-from digitlab.export.wrapped import example_input, normalized
 from digitlab.fileio import atomic_write_bytes
 
 OPSET = 17
@@ -23,18 +22,17 @@ OUTPUT = "logits"
 
 
 def require(module: str) -> Any:
-    """Import an optional dependency of the ONNX formats, or say how to install it."""
-    import importlib
+    """Import an optional dependency of the ONNX formats, or say which extra adds it."""
+    from digitlab.extras import require as require_extra
 
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ModelError(f"the ONNX formats need {module}: pip install 'digitlab[export]'") from None
+    return require_extra(module, "export", "the ONNX formats")
 
 
 def onnx_bytes(model: Any) -> bytes:
     """The serialized ONNX model: float (N, 1, 28, 28) in [0, 1] -> (N, C)."""
     import torch
+
+    from digitlab.export.wrapped import example_input, normalized
 
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -49,6 +49,7 @@ def default_calibration() -> np.ndarray:
 
 def export_onnx_int8(model: Any, path: Path, calibration: np.ndarray | None = None) -> Path:
     require("onnxruntime")
+    require("onnxruntime")
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import torch
 
-from digitlab.errors import ModelError
 from digitlab.quantum.circuits import Circuit
 
 
 def import_pennylane():  # noqa: ANN201 - the module, when installed
-    try:
-        import pennylane
-    except ImportError:
-        raise ModelError("the pennylane backend needs PennyLane: pip install 'digitlab[quantum]'") from None
-    return pennylane
+    from digitlab.extras import require
+
+    return require("pennylane", "quantum", "the pennylane backend")
 
 
 def make_qnode(circuit: Circuit, shots: int | None = None, seed: int | None = None):  # noqa: ANN201

@@ -4,7 +4,11 @@
     app = create_app(ServiceSettings(model="default"))
 """
 
-from digitlab.serve.app import create_app
-from digitlab.serve.settings import ServiceSettings
+from digitlab.extras import require
+
+require("fastapi", "serve", "the service (digitlab.serve)")  # a clear error naming the extra, before any import
+
+from digitlab.serve.app import create_app  # noqa: E402
+from digitlab.serve.settings import ServiceSettings  # noqa: E402
 
 __all__ = ["ServiceSettings", "create_app"]
