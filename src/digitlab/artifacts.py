@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +65,11 @@ class Classifier:
         directory = Path(directory)
         atomic_write_bytes(directory / WEIGHTS, save({k: np.ascontiguousarray(v) for k, v in
                                                       self.state_arrays().items()}))
+        # An "onnx" entry describes a model.onnx of the directory it was read from, not of this one.
+        kept = {k: v for k, v in self.meta.items() if k != "onnx"}
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "digitlab_version": __version__,
                 "model": self.name, "args": self.args, "classes": list(self.classes),
-                "normalization": self.normalization, **self.meta, **(extra or {})}
+                "normalization": self.normalization, **kept, **(extra or {})}
         self.meta = {k: v for k, v in meta.items() if k not in ("model", "args", "classes", "normalization")}
         atomic_write_json(directory / META, meta)
         return directory
@@ -82,23 +82,6 @@ def softmax_unless_probs(logits: np.ndarray, meta: dict[str, Any]) -> np.ndarray
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=1, keepdims=True)
-
-
-@contextlib.contextmanager
-def few_threads(batch: int, small: int = 64) -> Iterator[None]:
-    """One intra-op thread for small batches: a 28x28 image gains nothing from a second thread, and
-    on a busy machine the threads' spin-waiting made single-image inference ~500x slower (measured)."""
-    import torch
-
-    if batch > small or torch.get_num_threads() == 1:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class NumpyClassifier(Classifier):
@@ -116,23 +99,42 @@ class NumpyClassifier(Classifier):
 
 
 class TorchClassifier(Classifier):
-    """Wraps a torch module; applies the training normalisation and batches inference."""
+    """Wraps a torch module; applies the training normalisation and batches inference.
 
-    def __init__(self, module: Any, batch_size: int = 2048, **kw: Any) -> None:
+    Each call runs on the intra-op threads digitlab.threads chooses for its batch (one for small batches: on a
+    busy machine, threads waiting for each other made single-image inference ~500x slower); ``threads`` (an int,
+    "auto" or None) overrides that.
+    """
+
+    def __init__(self, module: Any, batch_size: int = 2048, threads: object = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.module = module.eval()
         self.batch_size = batch_size
+        self.threads = threads
+        self._macs: int | None = None
 
     @property
     def device(self) -> Any:
         return next(self.module.parameters()).device
 
+    def threads_for(self, batch: int) -> int:
+        """Intra-op threads for one call on ``batch`` images."""
+        from digitlab.threads import inference_threads, requested_threads, torch_macs
+
+        if self.device.type != "cpu":  # the CPU only feeds the device
+            return requested_threads(self.threads) or 1
+        if self._macs is None:
+            self._macs = torch_macs(self.module)
+        return inference_threads(self._macs, min(batch, self.batch_size), self.threads)
+
     def logits(self, x: np.ndarray) -> np.ndarray:
         import torch
 
+        from digitlab.threads import torch_threads
+
         mean, std = self.normalization["mean"], self.normalization["std"]
         out = []
-        with torch.inference_mode(), few_threads(len(x)):
+        with torch.inference_mode(), torch_threads(self.threads_for(len(x))):
             for i in range(0, len(x), self.batch_size):
                 batch = torch.from_numpy(x[i:i + self.batch_size]).to(self.device).unsqueeze(1)
                 out.append(self.module((batch - mean) / std).float().cpu())
@@ -161,14 +163,14 @@ class EnsembleClassifier(Classifier):
         raise ModelError("an ensemble is saved as its members; save each one")
 
 
-def load_ensemble(size: int, device: str = "cpu") -> Classifier:
+def load_ensemble(size: int, device: str = "cpu", runtime: str = "torch") -> Classifier:
     """The shipped recognizer and its extra members (``default``, ``default-s1``, ...), probabilities averaged."""
     names = ["default"] + sorted(p.name for p in PRETRAINED_DIR.glob("default-s*") if (p / META).exists())
     if not 1 <= size <= len(names):
         raise ModelError(f"--ensemble takes 1 to {len(names)} (the shipped members: {', '.join(names)}); got {size}")
     if size == 1:
-        return load_classifier("default", device)
-    return EnsembleClassifier([load_classifier(n, device) for n in names[:size]])
+        return load_classifier("default", device, runtime)
+    return EnsembleClassifier([load_classifier(n, device, runtime) for n in names[:size]])
 
 
 def wrap(model: Any, name: str, args: dict[str, Any], classes: tuple[str, ...], normalization: dict[str, Any],
@@ -196,10 +198,16 @@ def resolve_model_dir(path_or_name: str | os.PathLike) -> Path:
     return path
 
 
-def load_classifier(path_or_name: str | os.PathLike, device: str = "cpu") -> Classifier:
-    """Rebuild a saved model through the registry and load its weights (safetensors only)."""
+def load_classifier(path_or_name: str | os.PathLike, device: str = "cpu", runtime: str = "torch") -> Classifier:
+    """Rebuild a saved model through the registry and load its weights (safetensors only).
+
+    ``runtime``: "torch", or "auto": the model's own checked ``model.onnx`` in ONNX Runtime where it has one and
+    onnxruntime is installed (on the CPU; no torch import), torch otherwise.
+    """
     from digitlab.models.registry import create_model, get_spec
 
+    if runtime not in ("torch", "auto"):
+        raise ModelError(f"runtime must be torch or auto; got {runtime!r}")
     directory = resolve_model_dir(path_or_name)
     try:
         meta = json.loads((directory / META).read_text())
@@ -207,6 +215,11 @@ def load_classifier(path_or_name: str | os.PathLike, device: str = "cpu") -> Cla
         raise ModelError(f"{directory / META}: unreadable ({e})") from None
     if meta.get("format") != FORMAT:
         raise ModelError(f"{directory / META}: not a digitlab model (format {meta.get('format')!r})")
+    if runtime == "auto" and device == "cpu":
+        from digitlab.export.onnx_runtime import load_onnx_file
+
+        if (fast := load_onnx_file(directory, meta)) is not None:
+            return fast
     name, args = meta["model"], meta.get("args", {})
     spec = get_spec(name)
     try:

@@ -8,6 +8,7 @@ import typer
 
 from digitlab.cli.options import DataDir, Json
 from digitlab.console import err, out, print_json
+from digitlab.errors import DigitlabError
 
 
 def _size(path: Path) -> int:
@@ -25,6 +26,9 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(False, "--check", help="Run the export with its own runtime on the test set "
                                                           "and compare it with PyTorch."),
         limit: int = typer.Option(None, "--limit", min=1, help="--check on the first N test images only."),
+        attach: bool = typer.Option(False, "--attach", help="onnx only: write model.onnx into the model's own "
+                                    "directory (checked against torch), where `digitlab predict` runs it in ONNX "
+                                    "Runtime without importing torch."),
         dataset: str = typer.Option(None, "--dataset", "-d",
                                     help="Calibration and --check data (default: the model's own dataset)."),
         data_dir: Path = DataDir,
@@ -42,8 +46,16 @@ def register(app: typer.Typer) -> None:
         test, train = evaluation_data(classifier, dataset, data_dir_str) if need_data else (None, None)
         if check and limit:
             test = test.take(slice(0, limit))
-        target = out_path or default_output(classifier, fmt)
-        written = export_model(classifier, fmt, target, calibration=train.images if spec.quantized else None)
+        if attach:
+            from digitlab.export.onnx_runtime import attach_onnx
+
+            if fmt != "onnx" or out_path is not None:
+                raise DigitlabError("--attach writes model.onnx beside the weights: use it with --format onnx and "
+                                    "without --out")
+            written = attach_onnx(model)
+        else:
+            target = out_path or default_output(classifier, fmt)
+            written = export_model(classifier, fmt, target, calibration=train.images if spec.quantized else None)
         doc = {"format": fmt, "path": str(written), "model": classifier.name, "bytes": _size(written)}
         if not json:
             out.print(f"wrote {written} ({fmt}, {doc['bytes']:,} bytes)")

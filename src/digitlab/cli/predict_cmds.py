@@ -66,13 +66,19 @@ def register(app: typer.Typer) -> None:
                                         file_okay=False),
         ensemble: int = typer.Option(None, "--ensemble", min=1,
                                      help="Average this many shipped members of the default model."),
+        runtime: str = typer.Option("auto", "--runtime", help="auto: the model's own checked model.onnx in ONNX "
+                                    "Runtime where it has one and onnxruntime is installed (no torch import), "
+                                    "torch otherwise; or torch."),
         json: bool = Json,
     ) -> None:
         """Read the digit(s) in each input; one clear error line per unreadable input, exit 2 if any failed."""
         from digitlab.artifacts import load_classifier, load_ensemble
         from digitlab.reading import read_crops, recognize
 
-        classifier = load_ensemble(ensemble) if ensemble is not None else load_classifier(model)
+        if ensemble is not None:
+            classifier = load_ensemble(ensemble, runtime=runtime)
+        else:
+            classifier = load_classifier(model, runtime=runtime)
         results: list[dict[str, Any]] = []
         failed = 0
         for item in expand(inputs):
