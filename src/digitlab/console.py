@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -13,13 +12,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    """``obj`` as one strict JSON document on stdout (digitlab.jsonable: NaN becomes null)."""
+    from digitlab.jsonable import dumps
+
+    sys.stdout.write(dumps(obj) + "\n")
     sys.stdout.flush()
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "__fspath__"):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

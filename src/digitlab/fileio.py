@@ -7,7 +7,6 @@ partial write left behind by a crash or a kill.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -50,4 +49,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Strict JSON (NaN/inf as null, numpy values as numbers; digitlab.jsonable), written atomically."""
+    from digitlab.jsonable import dumps
+
+    atomic_write_text(path, dumps(obj) + "\n")

@@ -20,6 +20,7 @@ from digitlab import plots
 from digitlab.errors import DataError
 from digitlab.evaluation import Evaluation
 from digitlab.fileio import atomic_write_json, atomic_write_text
+from digitlab.jsonable import plain
 
 FIGURES = {"curves": "curves.png", "confusion": "confusion.png", "errors": "errors.png"}
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
@@ -68,7 +69,7 @@ def write_report(run_dir: str | os.PathLike, *, title: str, config: dict, histor
     figures = {name: file for name, file in FIGURES.items()}
     figures.update(_extra_figures(extra_plots or {}, run_dir))
 
-    doc = _jsonable({
+    doc = plain({
         "title": title,
         "summary": summary,
         "notes": list(notes),
@@ -230,27 +231,8 @@ def _format(key: str, value: Any) -> str:
         if "loss" in key:
             return f"{value:.4f}"
         return f"{value:.4g}"
-    return _cell(json.dumps(_jsonable(value)))
+    return _cell(json.dumps(plain(value)))
 
 
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy values become Python ones, paths strings, NaN/inf null (JSON has neither)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return str(value)  # e.g. a torch.device in a config: its text is what a reader needs
