@@ -34,6 +34,7 @@ def onnx_bytes(model: Any) -> bytes:
 
     from digitlab.export.wrapped import example_input, normalized
 
+    require("onnx")  # torch's exporter needs it too, and would fail without naming the extra
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's DeprecationWarning; the path is deliberate
