@@ -12,10 +12,12 @@ from digitlab.errors import DigitlabError
 
 def train(model: str | None = None, recipe: str | None = None, *, run_dir: str | os.PathLike | None = None,
           device: str = "auto", target_acc: float | None = None, target_split: str = "val",
-          data_dir: str | None = None, progress: bool = False, **overrides: Any) -> Any:
+          data_dir: str | None = None, progress: bool = False, threads: int | str | None = None,
+          **overrides: Any) -> Any:
     """Train a model by a named recipe (or the model's default recipe); return a ``TrainResult``.
 
     Any recipe field can be overridden by keyword (``epochs=``, ``batch_size=``, ``lr=``, ``seed=``, ...).
+    ``threads``: intra-op threads; None or "auto" lets digitlab.threads decide from the work and the free CPUs.
 
     >>> result = digitlab.train("lenet-lite", epochs=1, limit=2000)   # doctest: +SKIP
     >>> result.test_acc, result.run_dir                               # doctest: +SKIP
@@ -23,9 +25,11 @@ def train(model: str | None = None, recipe: str | None = None, *, run_dir: str |
     """
     from digitlab.recipes import choose_recipe
     from digitlab.runner import RunOptions, run_training
+    from digitlab.threads import parse_threads
 
     base = choose_recipe(model, recipe)
-    options = RunOptions(device=device, target_acc=target_acc, target_split=target_split, data_dir=data_dir)
+    options = RunOptions(device=device, target_acc=target_acc, target_split=target_split, data_dir=data_dir,
+                         threads=parse_threads(threads, "threads"))
     return run_training(base.override(**overrides), options, Path(run_dir) if run_dir else None,
                         show_progress=progress)
 
@@ -41,15 +45,19 @@ def load(path_or_name: str | os.PathLike = "default", device: str = "cpu") -> Cl
 
 
 def evaluate(model: Classifier | str | os.PathLike, split: str = "test", dataset: str = "mnist",
-             data_dir: str | None = None) -> Any:
+             data_dir: str | None = None, threads: int | str | None = None) -> Any:
     """Evaluate a model on a dataset split ("test", "val" or "train"); return an ``Evaluation``.
+
+    ``threads``: intra-op threads; None or "auto" lets digitlab.threads decide from the work and the free CPUs.
 
     >>> digitlab.evaluate("runs/my-run").accuracy     # doctest: +SKIP
     0.9912
     """
     from digitlab.data.datasets import load_dataset
     from digitlab.evaluation import evaluate_probs
+    from digitlab.threads import parse_threads, use_threads
 
+    threads = parse_threads(threads, "threads")
     if not isinstance(model, Classifier):
         model = load(model)
     ds = load_dataset(dataset, data_dir)
@@ -62,7 +70,8 @@ def evaluate(model: Classifier | str | os.PathLike, split: str = "test", dataset
         raise DigitlabError(f"unknown split {split!r}; choose test, val or train")
     if len(ds.classes) != len(model.classes):
         raise DigitlabError(f"model has {len(model.classes)} classes but {dataset} has {len(ds.classes)}")
-    return evaluate_probs(digits.labels, model.predict_proba(digits.images), ds.classes)
+    with use_threads(threads):
+        return evaluate_probs(digits.labels, model.predict_proba(digits.images), ds.classes)
 
 
 def recognize(image: Any, model: str | Classifier = "default", multi: bool | None = None, top_k: int = 3,

@@ -2,6 +2,7 @@
 
 Run directory: config.json, model.safetensors + model.json, metrics.jsonl (one line per epoch),
 checkpoint.pt (torch models; for --resume), report.md, report.json, curves.png, confusion.png, errors.png.
+config.json and the report record the threads the run chose (digitlab.threads).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from digitlab.errors import DigitlabError
 from digitlab.fileio import atomic_write_json, atomic_write_text
 from digitlab.models.registry import create_model, get_spec, model_args, model_class
 from digitlab.recipes import TEST_SELECTION_NOTE, Recipe
+from digitlab.threads import parse_threads
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -38,12 +40,13 @@ class TrainResult:
     train_seconds: float
     time_to_target_s: float | None
     evaluation: Any
+    threads: dict[str, int] | None = None  # intra-op/BLAS threads of the training steps and the evaluation
 
     def to_json(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "model": self.recipe.model, "recipe": self.recipe.name,
                 "epochs_run": len(self.history), "best_val_acc": self.best_val_acc, "test_acc": self.test_acc,
                 "train_seconds": round(self.train_seconds, 4), "time_to_target_s": self.time_to_target_s,
-                "report": str(self.run_dir / "report.md")}
+                "threads": self.threads, "report": str(self.run_dir / "report.md")}
 
     def _repr_html_(self) -> str:  # Jupyter: summary and per-epoch tables, then the curves
         from digitlab.display import train_result_html
@@ -67,8 +70,10 @@ class RunOptions:
     target_acc: float | None = None
     target_split: str = "val"
     data_dir: str | None = None
+    threads: int | None = None  # None: digitlab.threads decides from the work and the free CPUs
 
     def validate(self) -> None:
+        parse_threads(self.threads)
         if self.target_split not in ("val", "test"):
             raise DigitlabError(f"--target-split must be val or test, not {self.target_split!r}")
         if self.target_acc is not None and not 0 < self.target_acc <= 1:
@@ -103,10 +108,10 @@ def _write_metrics(run_dir: Path, history: list[dict]) -> None:
     atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in history))
 
 
-def _fit_numpy(recipe: Recipe, args: dict, train: Digits, val: Digits, run_dir: Path, show_progress: bool) -> tuple:
+def _fit_numpy(recipe: Recipe, net: Any, train: Digits, val: Digits, run_dir: Path, show_progress: bool,
+               plan: dict[str, int]) -> list[dict]:
     from digitlab.console import err
 
-    net = create_model(recipe.model, **{**args, "seed": recipe.seed})
     history: list[dict] = []
 
     def on_epoch(record: dict) -> None:
@@ -116,8 +121,9 @@ def _fit_numpy(recipe: Recipe, args: dict, train: Digits, val: Digits, run_dir: 
             err.print(f"epoch {record['epoch']}/{recipe.epochs}  loss {record['train_loss']:.4f}  "
                       f"acc {record['train_acc']:.2%}  val acc {record['val_acc']:.2%}  ({record['seconds']:.1f} s)")
 
-    net.fit(train, val, epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, on_epoch=on_epoch)
-    return net, history
+    net.fit(train, val, epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, on_epoch=on_epoch,
+            plan=plan)
+    return history
 
 
 def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Path | None = None,
@@ -153,13 +159,24 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
         model_kwargs["sizes"] = (*sizes[:-1], len(recipe.classes))
     args = model_args(recipe.model, **model_kwargs)
     data_info = {"dataset": ds.name, "md5": ds.checksums, "train": len(train), "val": len(val), "test": len(test)}
+    if spec.family == "numpy":
+        net = create_model(recipe.model, **{**args, "seed": recipe.seed})
+        plan = net.thread_plan(recipe.batch_size, options.threads)
+    else:
+        import torch
+
+        from digitlab.training import thread_plan
+
+        torch.manual_seed(recipe.seed)
+        module = create_model(recipe.model, **args)
+        plan = thread_plan(module, recipe.batch_size, options.threads)
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / CONFIG, {"recipe": recipe.to_json(), "options": options.__dict__,
-                                             "data": data_info, "digitlab_version": __version__})
+                                             "data": data_info, "threads": plan, "digitlab_version": __version__})
 
     if spec.family == "numpy":
-        net, history = _fit_numpy(recipe, args, train, val, run_dir, show_progress)
+        history = _fit_numpy(recipe, net, train, val, run_dir, show_progress, plan)
         seconds = sum(r["seconds"] for r in history)
         best_val = max(r["val_acc"] for r in history)
         ttt = None
@@ -173,13 +190,9 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
         model_obj = net
         args = {**args, **net.get_params()}
     else:
-        import torch
-
         from digitlab.training import CHECKPOINT, Target, fit, load_checkpoint, pick_device
 
         device = pick_device(options.device)
-        torch.manual_seed(recipe.seed)
-        module = create_model(recipe.model, **args)
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume is not None else None
         target = Target(options.target_acc, options.target_split) if options.target_acc is not None else None
         history: list[dict] = []
@@ -191,7 +204,7 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
         if checkpoint is not None:
             history.extend(checkpoint["history"])
         state = fit(module, recipe, train, val, device=device, run_dir=run_dir, target=target, test=test,
-                    show_progress=show_progress, on_epoch=on_epoch, resume=checkpoint)
+                    show_progress=show_progress, on_epoch=on_epoch, resume=checkpoint, plan=plan)
         _write_metrics(run_dir, state.history)
         history, seconds, best_val, ttt = state.history, state.train_seconds, state.best_val_acc, state.time_to_target_s
         model_obj = module
@@ -199,7 +212,8 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
     meta = {"recipe": recipe.name, "data": data_info, "outputs": "probs" if recipe.loss == "nll-on-probs" else "logits"}
     classifier = wrap(model_obj, recipe.model, args, test.classes, norm, meta)
     evaluation = evaluate_probs(test.labels, classifier.predict_proba(test.images), test.classes)
-    result = TrainResult(run_dir, recipe, classifier, history, best_val, evaluation.accuracy, seconds, ttt, evaluation)
+    result = TrainResult(run_dir, recipe, classifier, history, best_val, evaluation.accuracy, seconds, ttt, evaluation,
+                         plan)
     classifier.save(run_dir, extra={"metrics": {"test_acc": evaluation.accuracy, "best_val_acc": best_val,
                                                 "epochs": len(history)}})
     if not report:  # benchmarks: the model files are enough

@@ -3,7 +3,8 @@
 Plain PyTorch: the whole split lives on the device (``DeviceBatches``), one optimiser step per batch,
 a per-batch schedule, validation after each epoch, the best epoch's weights kept (model selection on
 validation, never on test), an atomic checkpoint after every epoch so a killed run can resume and end
-bit-identical to an uninterrupted one (on CPU).
+bit-identical to an uninterrupted one (on CPU). Steps and evaluation run on the intra-op threads
+``digitlab.threads`` chooses from the work (``thread_plan``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from digitlab.data.datasets import Digits
 from digitlab.errors import DigitlabError
 from digitlab.fileio import atomic_open
 from digitlab.recipes import Recipe
+from digitlab.threads import inference_threads, torch_macs, torch_threads, training_threads
 
 CHECKPOINT = "checkpoint.pt"
 EVAL_BATCH = 2048
@@ -94,6 +96,13 @@ def evaluate_batches(model: nn.Module, batches: DeviceBatches, loss_fn: Callable
     return loss_sum.item() / n, correct.item() / n
 
 
+def thread_plan(model: nn.Module, batch_size: int, threads: object = None) -> dict[str, int]:
+    """Intra-op threads for this model's training steps ("train") and evaluation batches ("eval"):
+    ``threads`` (an int, "auto" or None) where given, else digitlab.threads' policy from the MACs per image."""
+    macs = torch_macs(model)
+    return {"train": training_threads(macs, batch_size, threads), "eval": inference_threads(macs, EVAL_BATCH, threads)}
+
+
 @dataclass
 class Target:
     accuracy: float
@@ -111,6 +120,7 @@ class FitState:
     best_state: dict[str, torch.Tensor] | None = None
     train_seconds: float = 0.0
     time_to_target_s: float | None = None
+    threads: dict[str, int] = field(default_factory=dict)  # the thread plan this (last) session ran on
 
 
 class ProgressBar:
@@ -182,13 +192,30 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device: torch.device,
         run_dir: Path | None = None, target: Target | None = None, test: Digits | None = None,
         show_progress: bool = False, on_epoch: Callable[[dict], None] | None = None,
-        resume: dict[str, Any] | None = None) -> FitState:
+        resume: dict[str, Any] | None = None, threads: object = None,
+        plan: dict[str, int] | None = None) -> FitState:
     """Train ``model`` by ``recipe``; return the state (history, best weights, timings).
 
     The model's own (possibly compiled) forward is used for training; ``model`` itself is updated in
-    place and ends holding the best epoch's weights.
+    place and ends holding the best epoch's weights. ``threads`` (an int, "auto" or None) or a ready ``plan``
+    (``thread_plan``) set the intra-op threads.
     """
+    plan = plan or thread_plan(model, recipe.batch_size, threads)
+    with torch_threads(plan["train"]):
+        state = _fit(model, recipe, train, val, device=device, run_dir=run_dir, target=target, test=test,
+                     show_progress=show_progress, on_epoch=on_epoch, resume=resume, eval_threads=plan["eval"])
+    state.threads = dict(plan)
+    return state
+
+
+def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device: torch.device,
+         run_dir: Path | None, target: Target | None, test: Digits | None, show_progress: bool,
+         on_epoch: Callable[[dict], None] | None, resume: dict[str, Any] | None, eval_threads: int) -> FitState:
     from digitlab.data.transforms import normalization
+
+    def evaluate(batches: DeviceBatches) -> tuple[float, float]:
+        with torch_threads(eval_threads):
+            return evaluate_batches(eval_model, batches, loss_fn)
 
     mean, std = normalization(recipe.normalization)
     model = model.to(device)
@@ -262,7 +289,7 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
         train_loss = loss_sum.item() / max(1, seen)
         if not math.isfinite(train_loss):
             raise DigitlabError(f"training diverged at epoch {state.epoch} (loss {train_loss}); lower --lr")
-        val_loss, val_acc = evaluate_batches(eval_model, val_batches, loss_fn)
+        val_loss, val_acc = evaluate(val_batches)
         record = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": correct.item() / max(1, seen),
                   "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
                   "lr": optimizer.param_groups[0]["lr"]}
@@ -270,7 +297,7 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
             state.best_val_acc, state.best_epoch = val_acc, state.epoch
             state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in eval_model.state_dict().items()}
         if target is not None:
-            reached = val_acc if target.split == "val" else evaluate_batches(eval_model, target_batches, loss_fn)[1]
+            reached = val_acc if target.split == "val" else evaluate(target_batches)[1]
             record[f"{target.split}_acc_for_target"] = reached
             if reached >= target.accuracy:
                 state.time_to_target_s = state.train_seconds

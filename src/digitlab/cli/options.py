@@ -10,6 +10,8 @@ Dataset = typer.Option("mnist", "--dataset", "-d", help="mnist, fashion-mnist, o
 DataDir = typer.Option(None, "--data-dir", help="Data cache directory (default $DIGITLAB_DATA or ~/.cache/digitlab).",
                        file_okay=False)
 Json = typer.Option(False, "--json", help="Print one JSON document to stdout and nothing else.")
+Threads = typer.Option("auto", "--threads", help="Intra-op threads: a number, or auto (the default): one for "
+                       "small steps, else one per free CPU; $DIGITLAB_THREADS sets it too.")
 
 
 def progress_printer(json_mode: bool):
@@ -21,4 +23,4 @@ def progress_printer(json_mode: bool):
     return lambda msg: err.print(f"[dim]{msg}[/dim]")
 
 
-__all__ = ["Dataset", "DataDir", "Json", "progress_printer", "Path"]
+__all__ = ["Dataset", "DataDir", "Json", "Threads", "progress_printer", "Path"]

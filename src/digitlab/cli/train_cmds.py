@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.options import DataDir, Dataset, Json
+from digitlab.cli.options import DataDir, Dataset, Json, Threads
 from digitlab.console import out, print_json
 from digitlab.errors import DigitlabError
 
@@ -66,14 +66,18 @@ def register(app: typer.Typer) -> None:
         resume: Path = typer.Option(None, "--resume", help="Continue the interrupted run in this directory."),
         dataset: str = typer.Option(None, "--dataset", "-d", help="mnist, fashion-mnist or idx:DIR."),
         data_dir: Path = DataDir,
+        threads: str = Threads,
         json: bool = Json,
     ) -> None:
         """Train a model by its default recipe or a named one; write a run directory with a report."""
         from digitlab.recipes import choose_recipe
         from digitlab.runner import RunOptions, run_training
+        from digitlab.threads import parse_threads, use_threads
 
+        requested = parse_threads(threads)
         if resume is not None:
-            result = run_training(None, resume=resume, show_progress=not json)  # type: ignore[arg-type]
+            with use_threads(requested):  # --threads on a resume: this session's choice, over the run's own
+                result = run_training(None, resume=resume, show_progress=not json)  # type: ignore[arg-type]
         else:
             base = choose_recipe(model, recipe)
             extra = parse_model_args(arg)
@@ -87,7 +91,7 @@ def register(app: typer.Typer) -> None:
                                    limit=limit, classes=parse_classes(classes), per_class=per_class,
                                    dataset=dataset)
             options = RunOptions(device=device, target_acc=target_acc, target_split=target_split,
-                                 data_dir=str(data_dir) if data_dir else None)
+                                 data_dir=str(data_dir) if data_dir else None, threads=requested)
             result = run_training(chosen, options, run_dir, show_progress=not json)
         doc = result.to_json()
         if json:
@@ -107,14 +111,17 @@ def register(app: typer.Typer) -> None:
                                      help="With `default`: average this many shipped members."),
         dataset: str = Dataset,
         data_dir: Path = DataDir,
+        threads: str = Threads,
         json: bool = Json,
     ) -> None:
         """Accuracy, per-class precision/recall/F1, the confusion matrix, the most confident mistakes."""
         from digitlab.api import evaluate
         from digitlab.artifacts import load_ensemble
+        from digitlab.threads import parse_threads
 
         target = load_ensemble(ensemble) if ensemble is not None else model
-        evaluation = evaluate(target, split=split, dataset=dataset, data_dir=str(data_dir) if data_dir else None)
+        evaluation = evaluate(target, split=split, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
+                              threads=parse_threads(threads))
         if json:
             print_json({"model": model, "split": split, "dataset": dataset, **evaluation.to_json()})
             return

@@ -16,6 +16,10 @@ same accuracy (5 seeds, 30 epochs each). ``dtype="float64"`` gives network.py's 
 finite-difference gradient check needs it. Weights are always drawn in float64, then cast, so both dtypes
 start from the same weights.
 
+BLAS threads follow digitlab.threads' policy: its mini-batch products are far too small to share (on a busy
+machine, BLAS threads waiting for each other made a 10x784x100 product 15x slower), so SGD steps run on one
+thread unless asked otherwise; evaluation chunks may use more.
+
 NumPy only: importing this module must not import torch.
 """
 
@@ -26,9 +30,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from digitlab.errors import DataError, ModelError
+from digitlab.threads import inference_threads, training_threads
 
 COSTS = ("quadratic", "cross-entropy")
 OUTPUTS = ("sigmoid", "softmax")
@@ -36,6 +41,15 @@ INITS = ("normal", "scaled")
 DTYPES = ("float32", "float64")
 EVAL_CHUNK = 10_000  # rows per forward pass when evaluating: bounds memory for big inputs
 QUIET_OVERFLOW = {"over": "ignore"}  # np.errstate arguments; set once per public call, not per step (costs µs)
+_blas: ThreadpoolController | None = None  # found once: finding the BLAS libraries costs 0.4 ms a time
+
+
+def blas_threads(count: int) -> Any:
+    """A context in which NumPy's BLAS runs on ``count`` threads."""
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=count, user_api="blas")
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -229,13 +243,25 @@ class ScratchNetwork:
             raise DataError(f"{len(x)} images but {len(labels)} labels")
         return x, self._targets(labels), labels
 
+    def macs_per_image(self) -> int:
+        return sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    def thread_plan(self, batch_size: int, threads: object = None) -> dict[str, int]:
+        """BLAS threads for SGD steps of ``batch_size`` ("train") and evaluation chunks ("eval"): ``threads``
+        (an int, "auto" or None) where given, else digitlab.threads' policy."""
+        macs = self.macs_per_image()
+        return {"train": training_threads(macs, batch_size, threads), "eval": inference_threads(macs, EVAL_CHUNK,
+                                                                                                 threads)}
+
     def fit(self, train: Any, val: Any | None = None, *, epochs: int = 30, batch_size: int = 10,
-            lr: float = 3.0, on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+            lr: float = 3.0, on_epoch: Callable[[dict], None] | None = None, threads: object = None,
+            plan: dict[str, int] | None = None) -> list[dict]:
         """Mini-batch SGD on ``train`` (a ``Digits``: images and labels); one history dict per epoch.
 
         Each dict: epoch (1-based), train_loss / train_acc (over the whole training set after the epoch),
         val_loss / val_acc (None without ``val``), seconds (the SGD pass alone, evaluation excluded).
         Losses are the mean cost per example without the L2 term. ``on_epoch`` gets each dict as it is made.
+        ``threads`` (an int, "auto" or None) or a ready ``plan`` (``thread_plan``) set the BLAS threads.
         """
         if epochs < 0 or batch_size < 1 or not lr > 0:
             raise ModelError(f"need epochs >= 0, batch_size >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr})")
@@ -246,17 +272,17 @@ class ScratchNetwork:
             val_x, val_y, val_labels = self._examples(val)
         n = len(x)
         decay = 1.0 - lr * self.l2 / n
+        plan = plan or self.thread_plan(batch_size, threads)
         history = []
         for epoch in range(1, epochs + 1):
-            # Mini-batch products are far too small to share between threads: on a busy machine, BLAS threads
-            # waiting for each other made a 10x784x100 product 15x slower.
-            with threadpool_limits(limits=1, user_api="blas"), np.errstate(**QUIET_OVERFLOW):
+            with np.errstate(**QUIET_OVERFLOW), blas_threads(plan["train"]):
                 start = time.perf_counter()
                 order = self._rng.permutation(n)
                 for first in range(0, n, batch_size):
                     batch = order[first:first + batch_size]
                     self._sgd_step(x[batch], y[batch], lr, decay)
                 seconds = time.perf_counter() - start
+            with np.errstate(**QUIET_OVERFLOW), blas_threads(plan["eval"]):
                 train_loss, train_acc = self._evaluate(x, y, labels)
                 val_loss = val_acc = None
                 if val is not None:
@@ -270,10 +296,12 @@ class ScratchNetwork:
 
     # ---- inference ------------------------------------------------------------------------------
 
-    def predict_proba(self, images: Any) -> np.ndarray:
-        """(N, n_out) class probabilities; sigmoid outputs are divided by their row sum."""
+    def predict_proba(self, images: Any, threads: object = None) -> np.ndarray:
+        """(N, n_out) class probabilities; sigmoid outputs are divided by their row sum. ``threads``: BLAS
+        threads (an int, "auto" or None: digitlab.threads' policy)."""
         x = as_inputs(images, self.sizes[0], self.dtype)
-        with np.errstate(**QUIET_OVERFLOW):
+        count = inference_threads(self.macs_per_image(), min(len(x), EVAL_CHUNK), threads)
+        with np.errstate(**QUIET_OVERFLOW), blas_threads(count):
             out = np.concatenate([self._forward(x[i:i + EVAL_CHUNK])[0][-1] for i in range(0, len(x), EVAL_CHUNK)]
                                  or [np.empty((0, self.sizes[-1]), self.dtype)])
         return out if self.output == "softmax" else out / out.sum(axis=1, keepdims=True)
