@@ -65,13 +65,21 @@ def export_onnx(model: Any, path: Path) -> Path:
 
 
 def session(model: Path | bytes, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session for a model file or serialized model (``threads``: intra-op threads;
-    None = ORT's default)."""
+    """An ONNX Runtime CPU session for a model file or serialized model.
+
+    ``threads``: intra-op threads; None: digitlab.threads' choice for work of unknown size (an explicit request,
+    else one per free CPU). Pool threads sleep between calls instead of spinning: spinning ones fight other
+    processes for the cores, as torch's OpenMP threads did.
+    """
+    from digitlab.threads import free_cpus, requested_threads
+
     ort = require("onnxruntime")
 
+    count = requested_threads(threads) or free_cpus()
     options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
+    options.intra_op_num_threads = count
+    if count > 1:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # warnings about unused initializers etc. are noise here
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
