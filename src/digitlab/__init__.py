@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from digitlab.threads import prepare_environment
+
 __version__ = "0.2.0"
 __all__ = ["load", "train", "evaluate", "recognize", "show", "__version__"]
 
@@ -22,3 +24,8 @@ def __getattr__(name: str) -> Any:
 
         return show
     raise AttributeError(f"module 'digitlab' has no attribute {name!r}")
+
+
+# Before torch loads: its OpenMP threads then sleep at barriers instead of spinning against other processes
+# (a user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT is left as it is; see digitlab.threads).
+prepare_environment()

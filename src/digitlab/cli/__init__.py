@@ -72,12 +72,6 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
-    try:  # TODO(lead): plain import once digitlab.threads lands
-        from digitlab.threads import prepare_environment
-    except ImportError:
-        prepare_environment = lambda: None  # noqa: E731
-
-    prepare_environment()  # before anything imports torch: its OpenMP threads must not spin
     try:
         app()
     except DigitlabError as e:
