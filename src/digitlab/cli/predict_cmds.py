@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from digitlab.cli.options import Json
+from digitlab.cli.options import Json, Threads
 from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
 
@@ -69,48 +69,57 @@ def register(app: typer.Typer) -> None:
         runtime: str = typer.Option("auto", "--runtime", help="auto: the model's own checked model.onnx in ONNX "
                                     "Runtime where it has one and onnxruntime is installed (no torch import), "
                                     "torch otherwise; or torch."),
+        threads: str = Threads,
         json: bool = Json,
     ) -> None:
         """Read the digit(s) in each input; one clear error line per unreadable input, exit 2 if any failed."""
-        from digitlab.artifacts import load_classifier, load_ensemble
-        from digitlab.reading import read_crops, recognize
+        from digitlab.threads import use_threads
 
-        if ensemble is not None:
-            classifier = load_ensemble(ensemble, runtime=runtime)
-        else:
-            classifier = load_classifier(model, runtime=runtime)
-        results: list[dict[str, Any]] = []
-        failed = 0
-        for item in expand(inputs):
-            try:
-                path = Path(item)
-                if item == "-":
-                    readings = [recognize(sys.stdin.buffer.read(), classifier, multi, top_k, min_confidence)]
-                elif not path.exists():
-                    raise DigitlabError("no such file")
-                elif path.is_dir():
-                    raise DigitlabError("no images, .npy or IDX files in this directory")
-                elif (digits := ready_digits(path)) is not None:
-                    readings = [read_crops(classifier, digits[i:i + 1], [None], top_k, min_confidence)
-                                for i in range(len(digits))]
-                else:
-                    readings = [recognize(path, classifier, multi, top_k, min_confidence)]
-            except DigitlabError as e:
-                failed += 1
-                message = str(e) if str(e).startswith(item) else f"{item}: {e}"
-                err.print(f"[red]error:[/red] {message}")
-                continue
-            for n, reading in enumerate(readings):
-                reading.path = item if len(readings) == 1 else f"{item}[{n}]"
-                results.append(reading.to_json())
-                if save_crops is not None:
-                    _save_crops(save_crops, reading.path, reading.crops)
-                if not json:
-                    out.print(f"{reading.path}: [bold]{reading.digits}[/bold]  (confidence {reading.confidence:.3f})")
-        if json:
-            print_json(results)
-        if failed:
-            raise typer.Exit(2)
+        with use_threads(threads):
+            _predict(inputs, model, top_k, multi, min_confidence, save_crops, ensemble, runtime, json)
+
+
+def _predict(inputs: list[str], model: str, top_k: int, multi: bool | None, min_confidence: float | None,
+             save_crops: Path | None, ensemble: int | None, runtime: str, json: bool) -> None:
+    from digitlab.artifacts import load_classifier, load_ensemble
+    from digitlab.reading import read_crops, recognize
+
+    if ensemble is not None:
+        classifier = load_ensemble(ensemble, runtime=runtime)
+    else:
+        classifier = load_classifier(model, runtime=runtime)
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for item in expand(inputs):
+        try:
+            path = Path(item)
+            if item == "-":
+                readings = [recognize(sys.stdin.buffer.read(), classifier, multi, top_k, min_confidence)]
+            elif not path.exists():
+                raise DigitlabError("no such file")
+            elif path.is_dir():
+                raise DigitlabError("no images, .npy or IDX files in this directory")
+            elif (digits := ready_digits(path)) is not None:
+                readings = [read_crops(classifier, digits[i:i + 1], [None], top_k, min_confidence)
+                            for i in range(len(digits))]
+            else:
+                readings = [recognize(path, classifier, multi, top_k, min_confidence)]
+        except DigitlabError as e:
+            failed += 1
+            message = str(e) if str(e).startswith(item) else f"{item}: {e}"
+            err.print(f"[red]error:[/red] {message}")
+            continue
+        for n, reading in enumerate(readings):
+            reading.path = item if len(readings) == 1 else f"{item}[{n}]"
+            results.append(reading.to_json())
+            if save_crops is not None:
+                _save_crops(save_crops, reading.path, reading.crops)
+            if not json:
+                out.print(f"{reading.path}: [bold]{reading.digits}[/bold]  (confidence {reading.confidence:.3f})")
+    if json:
+        print_json(results)
+    if failed:
+        raise typer.Exit(2)
 
 
 def _save_crops(directory: Path, name: str, crops: list[np.ndarray]) -> None:

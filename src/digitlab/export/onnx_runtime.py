@@ -103,9 +103,12 @@ def attach_onnx(directory: Path, check: np.ndarray | None = None) -> Path:
     return directory / ONNX_FILE
 
 
-def load_onnx_file(directory: Path, meta: dict[str, Any], threads: int | None = 1) -> OnnxRuntimeClassifier | None:
+def load_onnx_file(directory: Path, meta: dict[str, Any], threads: int | None = None) -> OnnxRuntimeClassifier | None:
     """The model's own ``model.onnx`` in ONNX Runtime, or None where there is none, it is stale (the weights
-    changed since it was exported), or onnxruntime is not installed."""
+    changed since it was exported), or onnxruntime is not installed.
+
+    ``threads``: intra-op threads; None: an explicit choice (digitlab.threads) or one, since a call reads a few
+    28x28 digits and a second thread only waits for the first."""
     entry = meta.get("onnx")
     if not entry or not (directory / entry["file"]).is_file() or weights_sha256(directory) != entry["weights_sha256"]:
         return None
@@ -113,6 +116,9 @@ def load_onnx_file(directory: Path, meta: dict[str, Any], threads: int | None = 
         import onnxruntime  # noqa: F401 - only to know whether it is there
     except ImportError:
         return None
+    from digitlab.threads import requested_threads
+
+    threads = threads or requested_threads() or 1
     rest = {k: v for k, v in meta.items() if k not in ("model", "args", "classes", "normalization")}
     return OnnxRuntimeClassifier(session(directory / entry["file"], threads), meta["model"], meta.get("args", {}),
                                  tuple(meta["classes"]), meta["normalization"], rest, weights=directory / WEIGHTS)
