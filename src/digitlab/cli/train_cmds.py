@@ -67,17 +67,21 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option(None, "--dataset", "-d", help="mnist, fashion-mnist or idx:DIR."),
         data_dir: Path = DataDir,
         threads: str = Threads,
+        report: bool = typer.Option(True, "--report/--no-report",
+                                    help="Write report.md and its figures (--no-report: model files only)."),
         json: bool = Json,
     ) -> None:
         """Train a model by its default recipe or a named one; write a run directory with a report."""
         from digitlab.recipes import choose_recipe
         from digitlab.runner import RunOptions, run_training
-        from digitlab.threads import parse_threads, use_threads
+        from digitlab.threads import parse_threads, requested_threads, use_threads
 
         requested = parse_threads(threads)
+        requested_threads(requested)  # a bad $DIGITLAB_THREADS fails now, not after the data has loaded
         if resume is not None:
             with use_threads(requested):  # --threads on a resume: this session's choice, over the run's own
-                result = run_training(None, resume=resume, show_progress=not json)  # type: ignore[arg-type]
+                result = run_training(None, resume=resume, show_progress=not json,  # type: ignore[arg-type]
+                                      report=report)
         else:
             base = choose_recipe(model, recipe)
             extra = parse_model_args(arg)
@@ -92,7 +96,7 @@ def register(app: typer.Typer) -> None:
                                    dataset=dataset)
             options = RunOptions(device=device, target_acc=target_acc, target_split=target_split,
                                  data_dir=str(data_dir) if data_dir else None, threads=requested)
-            result = run_training(chosen, options, run_dir, show_progress=not json)
+            result = run_training(chosen, options, run_dir, show_progress=not json, report=report)
         doc = result.to_json()
         if json:
             print_json(doc)
@@ -101,7 +105,8 @@ def register(app: typer.Typer) -> None:
         out.print(f"[bold]{doc['recipe']}[/bold] ({doc['model']}): test accuracy [bold]{doc['test_acc']:.2%}"
                   f"[/bold], best val {doc['best_val_acc']:.2%}, {doc['epochs_run']} epochs in "
                   f"{doc['train_seconds']:.1f} s{ttt}")
-        out.print(f"report: {doc['report']}")
+        if report:
+            out.print(f"report: {doc['report']}")
 
     @app.command("eval")
     def eval_(
@@ -117,8 +122,9 @@ def register(app: typer.Typer) -> None:
         """Accuracy, per-class precision/recall/F1, the confusion matrix, the most confident mistakes."""
         from digitlab.api import evaluate
         from digitlab.artifacts import load_ensemble
-        from digitlab.threads import parse_threads
+        from digitlab.threads import parse_threads, requested_threads
 
+        requested_threads(parse_threads(threads))  # a bad $DIGITLAB_THREADS fails before the model loads
         target = load_ensemble(ensemble) if ensemble is not None else model
         evaluation = evaluate(target, split=split, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
                               threads=parse_threads(threads))
