@@ -28,6 +28,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                 "model."),
     "serve": ("digitlab.cli.bench_serve", "Single-image POST /v1/recognize at each concurrency: req/s, p50/p99 "
               "latency, errors, server memory."),
+    "load": ("digitlab.cli.bench_load", "Training and predict beside 0, 1 and 2 busy processes: the thread policy "
+             "against the settings before it."),
     "startup": ("digitlab.cli.bench_startup", "Wall time of whole processes: python -c pass, digitlab "
                 "--help/--version, predict one photo."),
 }
@@ -74,7 +76,7 @@ def bench_train(
     from digitlab.recipes import get_recipe
     from digitlab.runner import RunOptions, run_training
 
-    data = baseline.load_mnist_tensors()
+    data = baseline.load_mnist_tensors(data_dir=str(data_dir) if data_dir else None)
     chosen = get_recipe(recipe)
     rows = []
     with tempfile.TemporaryDirectory(prefix="digitlab-bench-") as tmp:

@@ -38,9 +38,15 @@ class AcceptBytes(nn.Module):
 
 
 def normalized(model: Any) -> Normalized:
-    """A CPU, eval-mode copy-free wrapper of a TorchClassifier's module with its normalisation."""
+    """A CPU, eval-mode wrapper of a TorchClassifier's module with its normalisation.
+
+    A module on the CPU is wrapped as it is; one on a GPU is copied, so that exporting a CUDA-trained model
+    leaves the caller's model where it was."""
+    import copy
+
     norm = model.normalization
-    return Normalized(model.module.cpu().eval(), norm["mean"], norm["std"]).eval()
+    module = model.module if model.device.type == "cpu" else copy.deepcopy(model.module).cpu()
+    return Normalized(module.eval(), norm["mean"], norm["std"]).eval()
 
 
 def example_input(batch: int = 2) -> torch.Tensor:
