@@ -130,7 +130,6 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
                  resume: Path | None = None, show_progress: bool = False, report: bool = True) -> TrainResult:
     """Train by ``recipe`` (or resume the run in ``resume``) and write the whole run directory."""
     from digitlab.evaluation import evaluate_probs
-    from digitlab.report import write_report
 
     if resume is not None:
         resume = Path(resume)
@@ -218,6 +217,8 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
                                                 "epochs": len(history)}})
     if not report:  # benchmarks: the model files are enough
         return result
+    from digitlab.report import write_report  # matplotlib: 1.5 s of imports that a run without a report skips
+
     notes = [TEST_SELECTION_NOTE, *recipe.notes]
     if recipe.published:
         notes.append(f"Published figure for {recipe.reproduces}: {recipe.published}.")
