@@ -90,3 +90,30 @@ def test_a_drawing_reads_as_it_would_with_its_paper_estimated(mnist):
         flat, estimated = to_mnist(drawn), to_mnist(shaded)
         assert shift_tolerant_correlation(flat.image, estimated.image) > 0.98
         assert max(abs(a - b) for a, b in zip(flat.box, estimated.box, strict=True)) <= 4
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lanczos_is_pillows(seed):
+    """Pillow's coefficients; the matrix products may round the last bit of a float32 otherwise than Pillow."""
+    from digitlab.vision.resample import lanczos
+
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        height, width = (int(v) for v in rng.integers(1, 90, 2))
+        out_height, out_width = (int(v) for v in rng.integers(1, 30, 2))
+        image = rng.random((height, width), dtype=np.float32) * (rng.random((height, width)) > 0.5)
+        expected = np.asarray(Image.fromarray(image).resize((out_width, out_height), Image.Resampling.LANCZOS))
+        ours = lanczos(image, (out_width, out_height))
+        assert ours.dtype == np.float32 and ours.shape == expected.shape
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=2.5e-7)
+
+
+def test_digits_come_out_as_with_pillows_lanczos(mnist, monkeypatch):
+    """Through the whole normalisation, the last-bit differences leave the 28x28 digits as they were."""
+    drawn = [canvas(d) for d in mnist.test.images[:40]]
+    ours = [to_mnist(g).image for g in drawn]
+    monkeypatch.setattr(preprocess_module, "lanczos", lambda image, size: np.asarray(
+        Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)))
+    pillows = [to_mnist(g).image for g in drawn]
+    differing = [np.abs(a.astype(int) - b).max() for a, b in zip(ours, pillows, strict=True)]
+    assert max(differing) <= 1 and sum(d > 0 for d in differing) <= 2, differing

@@ -108,9 +108,13 @@ class InkImage:
             ink = _crop_strength(grey, np.asarray(paper), self.dark_ink, self.threshold)
         if region is not None:
             keep = _grow(region)
-            if s > 1:
-                keep = keep.repeat(s, axis=0).repeat(s, axis=1)
-            ink *= keep[: ink.shape[0], : ink.shape[1]]
+            height, width = ink.shape
+            if s > 1 and keep.shape == (height // s, width // s) and height % s == width % s == 0:
+                ink.reshape(keep.shape[0], s, keep.shape[1], s)[...] *= keep[:, None, :, None]  # s x s blocks as one
+            else:
+                if s > 1:
+                    keep = keep.repeat(s, axis=0).repeat(s, axis=1)
+                ink *= keep[: ink.shape[0], : ink.shape[1]]
         return ink
 
 
