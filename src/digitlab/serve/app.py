@@ -32,6 +32,7 @@ from digitlab.reading import find_digit_crops, reading_from_probs
 from digitlab.serve import schemas
 from digitlab.serve.batcher import MicroBatcher
 from digitlab.serve.errors import ApiError, image_error, install_error_handlers, log
+from digitlab.serve.fastlane import RecognizeLane
 from digitlab.serve.limits import BodyLimitMiddleware
 from digitlab.serve.settings import ServiceSettings
 
@@ -245,6 +246,8 @@ def create_app(settings: ServiceSettings | None = None, model: Classifier | None
     app = FastAPIOffline(title="digitlab", version=__version__, lifespan=lifespan,
                          description="Handwritten digits read from images. The page to draw on is at `/`.")
     app.state.service = service
+    # Middlewares added later run first: limits, then the lane for the hot request, then FastAPI's routing.
+    app.add_middleware(RecognizeLane, service=service, api_key=settings.api_key)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_bytes)
     if settings.cors_origins:  # added last, so it runs first: preflight requests are answered before any limit
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
