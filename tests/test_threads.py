@@ -94,13 +94,13 @@ def test_free_cpus_subtracts_busy_cpus_and_keeps_at_least_one(monkeypatch):
         assert threads.free_cpus() == expected
 
 
-def test_import_sets_passive_openmp_without_importing_torch_and_respects_the_users_choice():
-    code = "import os, sys, digitlab; print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+def test_import_shortens_openmp_spinning_without_importing_torch_and_respects_the_users_choice():
+    code = "import os, sys, digitlab; print(os.environ.get('GOMP_SPINCOUNT'), 'torch' in sys.modules)"
     env = {k: v for k, v in os.environ.items() if k not in threads.WAIT_VARIABLES}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["PASSIVE", "False"]
-    done = subprocess.run([sys.executable, "-c", code], env={**env, "GOMP_SPINCOUNT": "1000"}, capture_output=True,
-                          text=True, check=True)
+    assert done.stdout.split() == [threads.SPIN_COUNT, "False"]
+    done = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "PASSIVE"},
+                          capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["None", "False"]
 
 

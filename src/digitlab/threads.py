@@ -1,4 +1,4 @@
-"""How many threads a piece of work gets, and OpenMP threads that sleep instead of spinning.
+"""How many threads a piece of work gets, and OpenMP threads that soon sleep instead of spinning.
 
 The policy, for every training and inference path (torch, the NumPy network, ONNX Runtime):
 
@@ -10,9 +10,12 @@ The policy, for every training and inference path (torch, the NumPy network, ONN
   free CPU: the CPUs this process may run on (``os.sched_getaffinity``) minus those other processes kept busy
   lately (measured from the kernel's CPU counters, this process's own time subtracted), and never fewer than 1.
   A thread that has to wait for a core another process holds stalls every barrier of every step.
-- ``prepare_environment()``, called before torch is imported, sets ``OMP_WAIT_POLICY=PASSIVE`` unless the user
-  set an OpenMP wait policy or ``GOMP_SPINCOUNT`` already: torch's OpenMP threads otherwise spin at each barrier
-  and fight other processes for the cores (beside two busy processes, 70x slower training was measured).
+- ``prepare_environment()``, called before torch is imported, sets ``GOMP_SPINCOUNT=3000`` unless the user set
+  an OpenMP wait policy or spin count already. libgomp's default, 300,000 spins, is ~9 ms of busy waiting per
+  wait on this machine's CPUs (31 ns a spin): waiting threads then fight other processes for the cores (beside two
+  busy processes, 70x slower training was measured). 3,000 spins (~0.1 ms) still bridge the gaps between one
+  step's parallel regions; ``OMP_WAIT_POLICY=PASSIVE`` (no spinning) made each region ~20 us slower (a 65k-float
+  add: 13 -> 35 us on 2 threads), which small steps feel.
 """
 
 from __future__ import annotations
@@ -30,18 +33,20 @@ from typing import Any
 from digitlab.errors import DigitlabError
 
 ENV = "DIGITLAB_THREADS"
-# Work (multiply-accumulates) per parallel step that pays for one more thread, measured on a 2-core machine,
-# idle: see docs/benchmarks.md ("Threads").
-MACS_PER_THREAD = 100e6
+# Work (multiply-accumulates) per step that pays for one more thread. Provisional: set between seed-001's steps
+# (4.7M, sync-bound: many ops below ATen's grain size) and seed-002's GEMM-bound 128M, without a quiet machine to
+# measure on; benchmarks/threads_sweep.py finds the crossing and `digitlab bench load` checks the result.
+MACS_PER_THREAD = 32e6
 TRAIN_FACTOR = 3  # a training step: the forward pass, and about twice its work backward
 MIN_WINDOW_S = 0.05  # the shortest span of CPU counters that says anything (they tick every 10 ms)
 MAX_WINDOW_S = 10.0  # older counters say little about now: sample afresh
+SPIN_COUNT = "3000"  # libgomp spins before a waiting thread sleeps (its default: 300000); see the docstring
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 _requested: contextvars.ContextVar[int | None] = contextvars.ContextVar("digitlab_threads", default=None)
 
 
 def prepare_environment() -> bool:
-    """Make OpenMP threads sleep when idle (``OMP_WAIT_POLICY=PASSIVE``) unless the user chose a wait policy.
+    """Make OpenMP threads sleep after a short spin (``GOMP_SPINCOUNT``) unless the user chose a wait policy.
 
     Must run before torch loads its OpenMP runtime (which reads the variables once); does not import torch.
     Also starts the CPU-load measurement that ``free_cpus`` reads. Returns whether the policy was set here.
@@ -49,7 +54,7 @@ def prepare_environment() -> bool:
     _remember(_sample())
     if "torch" in sys.modules or any(name in os.environ for name in WAIT_VARIABLES):
         return False
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
     return True
 
 
