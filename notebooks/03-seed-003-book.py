@@ -95,7 +95,7 @@ for ax in (loss_ax, acc_ax):
     ax.grid(alpha=0.3)
     ax.legend()
 plt.show()
-falls = all(b["train_loss"] < a["train_loss"] for a, b in zip(mlp.history, mlp.history[1:], strict=True))
+falls = all(b["train_loss"] < a["train_loss"] for a, b in zip(mlp.history[:-1], mlp.history[1:], strict=True))
 print("the 312-256 MLP's training loss fell every epoch:", falls)
 
 # %% [markdown]
