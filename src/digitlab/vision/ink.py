@@ -100,7 +100,7 @@ class InkImage:
         grey = self.work[top:bottom, left:right]
         low, high = self.paper.getextrema()
         if low == high:  # flat paper: a pixel's ink depends on its grey level alone; look it up
-            ink = _ink_levels(low, self.dark_ink, self.threshold)[grey]
+            ink = np.take(_ink_levels(low, self.dark_ink, self.threshold), grey)  # take: faster than [grey]
         else:  # the paper level over the crop (resampling just the crop: most of the image is not digit)
             across, down = self.paper.width / width, self.paper.height / height  # coarse pixels per working pixel
             paper = self.paper.resize((right - left, bottom - top), Image.Resampling.BILINEAR,
