@@ -198,7 +198,7 @@ def bench_load(
     only: str = typer.Option("cnn,seed-001,seed-002,seed-004,predict", "--paths", help="Which paths to time."),
     variants: str = typer.Option(",".join(VARIANTS), "--variants", help="policy, spin-default, omp1."),
     conditions: str = typer.Option(",".join(CONDITIONS), "--conditions", help="idle, busy1, busy2."),
-    cap: float = typer.Option(120.0, "--cap", min=1.0, help="Seconds after which one timed process is stopped "
+    cap: float = typer.Option(45.0, "--cap", min=1.0, help="Seconds after which one timed process is stopped "
                               "and recorded as timed out."),
     data_dir: Path = DataDir,
     json: bool = Json,
