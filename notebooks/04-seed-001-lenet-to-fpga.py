@@ -28,6 +28,8 @@ FAST = os.environ.get("DIGITLAB_FAST", "0") == "1"  # CI: 5,000 images, 1 epoch;
 print("mode:", "fast (DIGITLAB_FAST=1)" if FAST else "full")
 
 # %%
+import contextlib
+import io
 import shutil
 import subprocess
 import sys
@@ -156,8 +158,9 @@ elif hls4ml is None:
 elif shutil.which("g++") is None:
     print("skipped: hls4ml's C simulation needs g++")
 else:
-    hls_dir = export_model(model, "hls4ml", OUT / "lenet-hls4ml", calibration=mnist.train_full.images[:2000])
-    hls_check = check_export("hls4ml", hls_dir, model, test.images[:2000], test.labels[:2000])
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # hls4ml's log
+        hls_dir = export_model(model, "hls4ml", OUT / "lenet-hls4ml", calibration=mnist.train_full.images[:2000])
+        hls_check = check_export("hls4ml", hls_dir, model, test.images[:2000], test.labels[:2000])
     print(f"hls4ml C simulation, first 2,000 test images: accuracy {hls_check.accuracy:.2%} "
           f"(PyTorch {hls_check.reference_accuracy:.2%}), same class for {hls_check.agreement:.2%}")
 
