@@ -33,10 +33,10 @@ from typing import Any
 from digitlab.errors import DigitlabError
 
 ENV = "DIGITLAB_THREADS"
-# Work (multiply-accumulates) per step that pays for one more thread. Provisional: set between seed-001's steps
-# (4.7M, sync-bound: many ops below ATen's grain size) and seed-002's GEMM-bound 128M, without a quiet machine to
-# measure on; benchmarks/threads_sweep.py finds the crossing and `digitlab bench load` checks the result.
-MACS_PER_THREAD = 32e6
+# Work (multiply-accumulates) per step that pays for one more thread. benchmarks/threads_sweep.py on the idle
+# 2-core machine (docs/benchmarks.md, "Threads"): 2 threads / 1 thread = 1.10 at 4.7M MACs (lenet-lite, batch 16:
+# sync-bound), 0.83 at 18.7M (lenet-lite, batch 64), 0.59-0.93 above; the crossing lies near 8-10M.
+MACS_PER_THREAD = 8e6
 TRAIN_FACTOR = 3  # a training step: the forward pass, and about twice its work backward
 MIN_WINDOW_S = 0.05  # the shortest span of CPU counters that says anything (they tick every 10 ms)
 MAX_WINDOW_S = 10.0  # older counters say little about now: sample afresh
