@@ -37,7 +37,6 @@ def expand(inputs: list[str]) -> Iterator[str]:
 
 def ready_digits(path: Path) -> np.ndarray | None:
     """MNIST-ready 28x28 digits from .npy or IDX files; None for anything else (an image to decode)."""
-    from digitlab.data.idx import read_idx
     from digitlab.inputs import as_uint8_images
 
     if path.suffix == ".npy":
@@ -46,6 +45,8 @@ def ready_digits(path: Path) -> np.ndarray | None:
         except (ValueError, OSError) as e:
             raise DigitlabError(f"not a readable .npy array ({e})") from None
     elif _is_idx(path):
+        from digitlab.data.idx import read_idx  # only here: the data package costs 50 ms of start-up
+
         array = read_idx(path)
     else:
         return None
