@@ -10,12 +10,14 @@ The policy, for every training and inference path (torch, the NumPy network, ONN
   free CPU: the CPUs this process may run on (``os.sched_getaffinity``) minus those other processes kept busy
   lately (measured from the kernel's CPU counters, this process's own time subtracted), and never fewer than 1.
   A thread that has to wait for a core another process holds stalls every barrier of every step.
-- ``prepare_environment()``, called before torch is imported, sets ``GOMP_SPINCOUNT=3000`` unless the user set
+- ``prepare_environment()``, called before torch is imported, sets ``GOMP_SPINCOUNT=30000`` unless the user set
   an OpenMP wait policy or spin count already. libgomp's default, 300,000 spins, is ~9 ms of busy waiting per
   wait on this machine's CPUs (31 ns a spin): waiting threads then fight other processes for the cores (beside two
-  busy processes, 70x slower training was measured). 3,000 spins (~0.1 ms) still bridge the gaps between one
-  step's parallel regions; ``OMP_WAIT_POLICY=PASSIVE`` (no spinning) made each region ~20 us slower (a 65k-float
-  add: 13 -> 35 us on 2 threads), which small steps feel.
+  busy processes, 70x slower training was measured). 30,000 spins (~1 ms) still bridge the gaps between one
+  step's parallel regions; 3,000 (~0.1 ms) made idle 2-thread training 1.2-1.35x slower than the default in
+  `digitlab bench load` (docs/benchmarks.md), and ``OMP_WAIT_POLICY=PASSIVE`` (no spinning) made each region
+  ~20 us slower (a 65k-float add: 13 -> 35 us on 2 threads). Beside busy processes the policy picks one thread,
+  which never waits at a barrier.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ MACS_PER_THREAD = 8e6
 TRAIN_FACTOR = 3  # a training step: the forward pass, and about twice its work backward
 MIN_WINDOW_S = 0.05  # the shortest span of CPU counters that says anything (they tick every 10 ms)
 MAX_WINDOW_S = 10.0  # older counters say little about now: sample afresh
-SPIN_COUNT = "3000"  # libgomp spins before a waiting thread sleeps (its default: 300000); see the docstring
+SPIN_COUNT = "30000"  # libgomp spins before a waiting thread sleeps (its default: 300000); see the docstring
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 _requested: contextvars.ContextVar[int | None] = contextvars.ContextVar("digitlab_threads", default=None)
 

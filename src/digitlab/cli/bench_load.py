@@ -31,7 +31,7 @@ BUSY1_GOAL = 2.0  # beside one busy process, no path may take more than this tim
 IDLE_TOLERANCE = 0.10  # idle, the policy may be this much slower than the best setting before it
 CONDITIONS = {"idle": 0, "busy1": 1, "busy2": 2}
 VARIANTS = {
-    "policy": "digitlab.threads: threads from the work and the free CPUs; OpenMP threads spin ~0.1 ms, not ~9 ms, "
+    "policy": "digitlab.threads: threads from the work and the free CPUs; OpenMP threads spin ~1 ms, not ~9 ms, "
               "before they sleep",
     "spin-default": "before: torch's default threads (one per core) and libgomp's spinning waits "
                     "(GOMP_SPINCOUNT=300000, its default); predict and the NumPy network kept one thread per "
