@@ -30,8 +30,6 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
               "latency, errors, server memory."),
     "load": ("digitlab.cli.bench_load", "Training and predict beside 0, 1 and 2 busy processes: the thread policy "
              "against the settings before it."),
-    "load": ("digitlab.cli.bench_load", "Training and predict beside 0, 1 and 2 busy processes: the thread policy "
-             "against the settings before it."),
     "startup": ("digitlab.cli.bench_startup", "Wall time of whole processes: python -c pass, digitlab "
                 "--help/--version, predict one photo."),
 }
