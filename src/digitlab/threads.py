@@ -126,6 +126,12 @@ def inference_threads(macs_per_image: float, batch_size: int, threads: object = 
     return choose_threads(macs_per_image * batch_size, threads)
 
 
+def run_plan(macs_per_image: float, batch_size: int, eval_batch: int, threads: object = None) -> dict[str, int]:
+    """A training run's threads: its steps of ``batch_size`` ("train") and evaluation batches ("eval")."""
+    return {"train": training_threads(macs_per_image, batch_size, threads),
+            "eval": inference_threads(macs_per_image, eval_batch, threads)}
+
+
 def torch_macs(module: Any) -> int:
     """Multiply-accumulates per 28x28 image of a torch module (counted on a CPU copy; the RNG left as it was,
     since a sampling model's forward pass draws from it)."""

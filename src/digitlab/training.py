@@ -27,7 +27,7 @@ from digitlab.data.datasets import Digits
 from digitlab.errors import DigitlabError
 from digitlab.fileio import atomic_open
 from digitlab.recipes import Recipe
-from digitlab.threads import inference_threads, torch_macs, torch_threads, training_threads
+from digitlab.threads import run_plan, torch_macs, torch_threads
 
 CHECKPOINT = "checkpoint.pt"
 EVAL_BATCH = 2048
@@ -99,8 +99,7 @@ def evaluate_batches(model: nn.Module, batches: DeviceBatches, loss_fn: Callable
 def thread_plan(model: nn.Module, batch_size: int, threads: object = None) -> dict[str, int]:
     """Intra-op threads for this model's training steps ("train") and evaluation batches ("eval"):
     ``threads`` (an int, "auto" or None) where given, else digitlab.threads' policy from the MACs per image."""
-    macs = torch_macs(model)
-    return {"train": training_threads(macs, batch_size, threads), "eval": inference_threads(macs, EVAL_BATCH, threads)}
+    return run_plan(torch_macs(model), batch_size, EVAL_BATCH, threads)
 
 
 @dataclass

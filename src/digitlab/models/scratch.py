@@ -33,7 +33,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from digitlab.errors import DataError, ModelError
-from digitlab.threads import inference_threads, training_threads
+from digitlab.threads import inference_threads, run_plan
 
 COSTS = ("quadratic", "cross-entropy")
 OUTPUTS = ("sigmoid", "softmax")
@@ -249,9 +249,7 @@ class ScratchNetwork:
     def thread_plan(self, batch_size: int, threads: object = None) -> dict[str, int]:
         """BLAS threads for SGD steps of ``batch_size`` ("train") and evaluation chunks ("eval"): ``threads``
         (an int, "auto" or None) where given, else digitlab.threads' policy."""
-        macs = self.macs_per_image()
-        return {"train": training_threads(macs, batch_size, threads), "eval": inference_threads(macs, EVAL_CHUNK,
-                                                                                                 threads)}
+        return run_plan(self.macs_per_image(), batch_size, EVAL_CHUNK, threads)
 
     def fit(self, train: Any, val: Any | None = None, *, epochs: int = 30, batch_size: int = 10,
             lr: float = 3.0, on_epoch: Callable[[dict], None] | None = None, threads: object = None,
