@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.digitlab-installed
 CONSTRAINTS := requirements/constraints.txt
 
-EXTRAS ?= dev,quantum,export,hls,serve,notebooks
+EXTRAS ?= dev,quantum,export,hls,serve,notebooks,scale
 
 .PHONY: run test lint setup clean-venv system-data browser
 

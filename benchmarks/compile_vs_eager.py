@@ -1,5 +1,5 @@
 """torch.compile vs eager for seed 003's recipe (MLP 784-312-256-10, Adam 2e-5, batch 320), the analogue of
-seed 002's "static graph is faster than dynamic". Same engine (`digitlab.training.fit`), same data and seeds;
+seed 002's "static graph is faster than dynamic". Same engine (`digitlab.training.engine.fit`), same data and seeds;
 the compiled run's first epoch includes compilation, so later epochs are reported separately.
 
     DIGITLAB_DATA=/tmp/dl-data .venv/bin/python benchmarks/compile_vs_eager.py --epochs 3 --json
@@ -14,8 +14,8 @@ import torch
 
 from digitlab.data import load_dataset
 from digitlab.models.registry import create_model
-from digitlab.recipes import get_recipe
-from digitlab.training import fit
+from digitlab.training.engine import fit
+from digitlab.training.recipes import get_recipe
 
 
 def run(compile_: bool, epochs: int) -> list[float]:

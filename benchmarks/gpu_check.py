@@ -92,7 +92,7 @@ def small_mnist(data_dir: str | None, directory: Path) -> str:
 
 
 def recipe_for(name: str, dataset: str | None) -> Any:
-    from digitlab.recipes import get_recipe
+    from digitlab.training.recipes import get_recipe
 
     recipe = get_recipe(name)
     return recipe.override(dataset=dataset, val_size=QUICK_SIZES["val"]) if dataset else recipe
@@ -101,7 +101,7 @@ def recipe_for(name: str, dataset: str | None) -> Any:
 def speed(device: Any, seeds: int, dataset: str | None, data_dir: str | None, runs: Path) -> dict[str, Any]:
     """The engine's `cnn` vs the anchor recipe, same process, alternating; seconds, accuracies, ratio."""
     from digitlab.bench import baseline_fast_mnist as baseline
-    from digitlab.runner import RunOptions, run_training
+    from digitlab.training.run import RunOptions, run_training
 
     train_x, train_y, test_x, test_y = baseline.load_mnist_tensors(device, data_dir, dataset or "mnist")
     options = RunOptions(device=device.type, target_acc=TARGET, target_split="test", data_dir=data_dir)
@@ -143,8 +143,8 @@ def recognizer(device: Any, dataset: str | None, data_dir: str | None, runs: Pat
     """One epoch of the shipped model's recipe; the trained run is kept for the export step."""
     import torch
 
-    from digitlab.runner import RunOptions, run_training
-    from digitlab.training import autocast
+    from digitlab.training.engine import autocast
+    from digitlab.training.run import RunOptions, run_training
 
     recipe = recipe_for("recognizer", dataset).override(epochs=1)
     if device.type == "cuda":
@@ -177,7 +177,7 @@ def onnx(data_dir: str | None, out_dir: Path, keep: dict[str, Any]) -> dict[str,
 
     from digitlab.export import export_model, get_format
     from digitlab.export.check import check_export, evaluation_data
-    from digitlab.inputs import as_unit_images
+    from digitlab.inference.inputs import as_unit_images
 
     if "recognizer" not in keep:
         return {"ok": False, "problem": "the recognizer step failed: no CUDA-trained model to export"}
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             {} if total <= TIME_LIMIT_S else {"ok": False, "problem": f"took {total:.0f} s"}))
     doc = {"check": "gpu-check", "quick": args.quick, "ok": steps.ok, "total_seconds": round(total, 2),
            "machine": machine(device), "steps": steps.results}
-    from digitlab.fileio import atomic_write_json
+    from digitlab.utils.fileio import atomic_write_json
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, doc)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from digitlab.recipes import get_recipe
-from digitlab.runner import RunOptions, run_training
+from digitlab.training.recipes import get_recipe
+from digitlab.training.run import RunOptions, run_training
 
 PAIRS = {  # pair -> arms: (model, recipe, extra model arguments)
     "seed-000": (("hybrid-qnn", "seed-000", {}), ("hybrid-qnn-classical", "seed-000-classical", {})),
@@ -85,7 +85,7 @@ def main() -> None:
         print(f"| {pair} | {model} | " + " | ".join(cells)
               + f" | {summarise([r['epoch_seconds'] for r in runs], percent=False)} |")
     if args.json:
-        from digitlab.fileio import atomic_write_json
+        from digitlab.utils.fileio import atomic_write_json
 
         atomic_write_json(Path(args.json), {"args": vars(args), "results": results})
 

@@ -22,17 +22,16 @@ import torch
 
 from digitlab.data.batches import DeviceBatches
 from digitlab.data.datasets import Digits
-from digitlab.data.transforms import normalization
+from digitlab.inference.normalization import Normalization
 from digitlab.models.registry import create_model
-from digitlab.recipes import Recipe, get_recipe
-from digitlab.runner import prepare_data
-from digitlab.training import EVAL_BATCH, evaluate_batches, fit, loss_function
+from digitlab.training.engine import EVAL_BATCH, evaluate_batches, fit, loss_function
+from digitlab.training.recipes import Recipe, get_recipe
+from digitlab.training.run import prepare_data
 
 
 def eval_seconds(model: torch.nn.Module, recipe: Recipe, val: Digits, repeats: int = 3) -> float:
     """Median seconds of one inference pass over the validation images (the engine's evaluation)."""
-    mean, std = normalization(recipe.normalization)
-    batches = DeviceBatches(val, EVAL_BATCH, mean=mean, std=std)
+    batches = DeviceBatches(val, EVAL_BATCH, normalization=Normalization.named(recipe.normalization))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -83,7 +82,7 @@ def main() -> None:
     if args.json:
         from pathlib import Path
 
-        from digitlab.fileio import atomic_write_json
+        from digitlab.utils.fileio import atomic_write_json
 
         atomic_write_json(Path(args.json), {"args": vars(args), "rows": rows})
 

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from digitlab.data.batches import to_tensor
-from digitlab.data.transforms import normalization
+from digitlab.inference.normalization import Normalization
 from digitlab.models.registry import create_model
-from digitlab.recipes import get_recipe
-from digitlab.runner import prepare_data
-from digitlab.training import fit
+from digitlab.training.engine import fit
+from digitlab.training.recipes import get_recipe
+from digitlab.training.run import prepare_data
 
 
 class NumpyCircuit:
@@ -167,8 +167,8 @@ def main() -> None:
 
     recipe = get_recipe("seed-000")
     train, val, _, _ = prepare_data(recipe, None)
-    mean, std = normalization(recipe.normalization)
-    tx, vx = to_tensor(train.images, mean, std), to_tensor(val.images, mean, std)
+    norm = Normalization.named(recipe.normalization)
+    tx, vx = to_tensor(train.images, norm), to_tensor(val.images, norm)
     ty, vy = torch.from_numpy(train.labels), torch.from_numpy(val.labels)
     print(f"seed-000 data: {len(train)} training images, {len(val)} validation images; "
           f"digitlab recipe: batch {recipe.batch_size}, lr {recipe.lr}; torch threads {torch.get_num_threads()}")
@@ -198,7 +198,7 @@ def main() -> None:
     if args.json:
         from pathlib import Path
 
-        from digitlab.fileio import atomic_write_json
+        from digitlab.utils.fileio import atomic_write_json
 
         atomic_write_json(Path(args.json), {"args": vars(args), "summary": summary, "runs": runs})
 

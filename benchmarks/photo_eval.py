@@ -17,7 +17,7 @@ import numpy as np
 
 
 def evaluate(model, test, singles: int, numbers: int, seed: int = 2026) -> dict:
-    from digitlab.reading import recognize
+    from digitlab.vision.reader import recognize
     from digitlab.vision.synthetic import photo_digit, photo_number
 
     rng = np.random.default_rng(seed)
@@ -46,8 +46,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026, help="develop on another seed; report on 2026")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from digitlab.artifacts import load_classifier
     from digitlab.data import load_dataset
+    from digitlab.inference.classifier import load_classifier
 
     start = time.perf_counter()
     doc = evaluate(load_classifier(args.model), load_dataset("mnist").test, args.singles, args.numbers,

@@ -98,7 +98,7 @@ def percentiles(seconds: list[float], cpu_seconds: list[float]) -> dict[str, flo
 def accuracy(versions: dict, test, count: int) -> dict:
     """The default model's accuracy on the first ``count`` test digits drawn each way, per version, and
     the share of digits whose 28x28 image is the same in every version (photos: benchmarks/photo_eval.py)."""
-    from digitlab.artifacts import load_classifier
+    from digitlab.inference.classifier import load_classifier
 
     model = load_classifier("default")
     right = {}

@@ -3,7 +3,7 @@
 The baseline is the loop seed 001 (and pytorch/examples) writes: a Dataset turning one uint8 image at a
 time into a float tensor (what torchvision's ToTensor does), a shuffling DataLoader with batch 16, and
 zero_grad / forward / backward / step. digitlab runs the same recipe through its one engine
-(``digitlab.training.fit``). Same images, same number of steps; seconds per epoch are compared in the
+(``digitlab.training.engine.fit``). Same images, same number of steps; seconds per epoch are compared in the
 same process, alternating, so machine noise hits both.
 
     DIGITLAB_DATA=/tmp/dl-data .venv/bin/python benchmarks/seed001_dataloader.py --images 20000 --repeats 3
@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from digitlab.data import load_dataset
 from digitlab.models.lenet import LeNetLite
-from digitlab.recipes import get_recipe
-from digitlab.training import fit
+from digitlab.training.engine import fit
+from digitlab.training.recipes import get_recipe
 
 
 class UInt8Digits(Dataset):

@@ -1,5 +1,5 @@
 """Where a second thread starts to pay: training-step time at 1 and 2 intra-op threads, for the recipes'
-models and batch sizes, as MACs per step (MACs/image x batch x 3) grow. digitlab.threads.MACS_PER_THREAD
+models and batch sizes, as MACs per step (MACs/image x batch x 3) grow. digitlab.utils.threads.MACS_PER_THREAD
 should sit where "2 / 1" crosses below 1. Run it on a quiet machine (1-min load < 0.5): each setting in a fresh
 process, under digitlab's OpenMP spin setting, rounds interleaved; the fastest chunk of 10 steps is kept.
 
@@ -21,7 +21,7 @@ STEP = """
 import sys, time
 import torch, torch.nn.functional as F
 from digitlab.models.registry import create_model
-from digitlab.threads import torch_macs
+from digitlab.utils.threads import torch_macs
 name, batch, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
 torch.manual_seed(0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab.artifacts import wrap
+from digitlab.inference.classifier import wrap
 
 _TRAINED: dict[tuple, Path] = {}  # one training per model per test session, shared by the test files
 

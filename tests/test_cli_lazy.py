@@ -122,7 +122,7 @@ def test_python_api_raises_digitlab_error_naming_the_extra(monkeypatch):
     import builtins
 
     from digitlab.errors import DigitlabError, MissingExtra
-    from digitlab.extras import require
+    from digitlab.utils.extras import require
 
     real_import = builtins.__import__
 
@@ -138,8 +138,8 @@ def test_python_api_raises_digitlab_error_naming_the_extra(monkeypatch):
 
 
 def test_shipped_onnx_files_are_current_and_agree_with_torch(mnist):
-    from digitlab.artifacts import PRETRAINED_DIR, load_classifier
-    from digitlab.export.onnx_runtime import OnnxRuntimeClassifier, weights_sha256
+    from digitlab.inference.classifier import PRETRAINED_DIR, load_classifier
+    from digitlab.inference.onnx_runtime import OnnxRuntimeClassifier, weights_sha256
 
     images = mnist.test.images[:256]
     for directory in sorted(p for p in PRETRAINED_DIR.iterdir() if (p / "model.json").exists()):
@@ -151,8 +151,8 @@ def test_shipped_onnx_files_are_current_and_agree_with_torch(mnist):
 
 
 def test_stale_onnx_is_ignored_and_save_drops_its_entry(tmp_path):
-    from digitlab.artifacts import PRETRAINED_DIR, TorchClassifier, load_classifier
-    from digitlab.export.onnx_runtime import OnnxRuntimeClassifier
+    from digitlab.inference.classifier import PRETRAINED_DIR, TorchClassifier, load_classifier
+    from digitlab.inference.onnx_runtime import OnnxRuntimeClassifier
 
     copy = tmp_path / "model"
     shutil.copytree(PRETRAINED_DIR / "default", copy)
@@ -171,8 +171,8 @@ def test_stale_onnx_is_ignored_and_save_drops_its_entry(tmp_path):
 
 
 def test_json_output_is_strict(tmp_path, capsys):
-    from digitlab.console import print_json
-    from digitlab.fileio import atomic_write_json
+    from digitlab.utils.console import print_json
+    from digitlab.utils.fileio import atomic_write_json
 
     value = {"nan": float("nan"), "inf": np.float32("inf"), "array": np.arange(2), "path": tmp_path}
     print_json(value)

@@ -12,8 +12,8 @@ import pytest
 from digitlab.data import datasets
 from digitlab.data.datasets import FASHION_CLASSES, MNIST_CLASSES, DatasetSplits, Digits, data_root, load_dataset
 from digitlab.data.idx import write_idx
-from digitlab.data.transforms import NORMALIZATIONS, normalization
 from digitlab.errors import DataError
+from digitlab.inference.normalization import PRESETS, Normalization
 
 FASHION_DIR = datasets.DEBIAN_FASHION_DIR
 needs_fashion = pytest.mark.skipif(
@@ -264,10 +264,10 @@ def test_fashion_mnist_in_the_data_root_comes_first(tmp_path: Path) -> None:
 
 
 def test_normalization_presets() -> None:
-    assert normalization("none") == (0.0, 1.0)
-    assert set(NORMALIZATIONS) == {"none", "mnist", "symmetric"}
+    assert Normalization.named("none") == Normalization("none", 0.0, 1.0)
+    assert set(PRESETS) == {"none", "mnist", "symmetric"}
     with pytest.raises(DataError, match="unknown normalisation 'zscore'; choose from none, mnist, symmetric"):
-        normalization("zscore")
+        Normalization.named("zscore")
 
 
 def test_device_batches_cover_every_sample_once_in_a_seeded_order() -> None:
@@ -288,5 +288,5 @@ def test_device_batches_cover_every_sample_once_in_a_seeded_order() -> None:
     assert sorted(order(1)) == list(range(23))
     assert order(1) == order(1) and order(1) != order(2)
 
-    x = to_tensor(np.array([[0, 255]], dtype=np.uint8).reshape(1, 1, 2), mean=0.5, std=0.5)
+    x = to_tensor(np.array([[0, 255]], dtype=np.uint8).reshape(1, 1, 2), Normalization.named("symmetric"))
     assert x.flatten().tolist() == [-1.0, 1.0]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from digitlab.errors import DataError, ModelError
-from digitlab.evaluation import evaluate_probs
+from digitlab.metrics.evaluation import evaluate_probs
 
 
 def one_hot_probs(preds, n_classes, confidence=0.9):

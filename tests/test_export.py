@@ -15,10 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-from digitlab.artifacts import load_classifier
 from digitlab.errors import ModelError
 from digitlab.export import FORMATS, export_model
 from digitlab.export.check import FP32_MAX_ABS_DIFF, INT8_MAX_ACCURACY_DROP, check_export, reference_logits
+from digitlab.inference.classifier import load_classifier
 from export_helpers import trained_model_dir
 
 CLI = [sys.executable, "-m", "digitlab.cli"]
@@ -128,7 +128,7 @@ def test_int8_onnx_really_is_quantised(lenet_dir, mnist, tmp_path):
 def test_c_export_rejects_what_it_cannot_compute(tmp_path):
     from torch import nn
 
-    from digitlab.artifacts import TorchClassifier
+    from digitlab.inference.classifier import TorchClassifier
 
     norm = {"name": "none", "mean": 0.0, "std": 1.0}
     classes = tuple("0123456789")

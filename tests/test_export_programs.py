@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlab.artifacts import load_classifier
 from digitlab.data.idx import write_idx
 from digitlab.export import export_model
 from digitlab.export.c_export import compile_c
 from digitlab.export.c_quantize import integer_logits, quantize
 from digitlab.export.check import INT8_MAX_ACCURACY_DROP, reference_logits
 from digitlab.export.quantize import calibration_subset
+from digitlab.inference.classifier import load_classifier
 from export_helpers import trained_model_dir
 
 CPP_SOURCE = Path(__file__).resolve().parents[1] / "examples" / "cpp"

@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-from digitlab.artifacts import load_classifier, wrap
 from digitlab.errors import ModelError
 from digitlab.export import export_model
 from digitlab.export.state_dict import import_state_dict, load_state_dict_file
+from digitlab.inference.classifier import load_classifier, wrap
 from digitlab.models.registry import create_model, model_args
 
 CLI = [sys.executable, "-m", "digitlab.cli"]

@@ -15,8 +15,8 @@ import torch
 import digitlab
 from digitlab.errors import ModelError
 from digitlab.models.registry import create_model
-from digitlab.recipes import get_recipe
-from digitlab.runner import RunOptions, run_training
+from digitlab.training.recipes import get_recipe
+from digitlab.training.run import RunOptions, run_training
 
 IMAGES = torch.randn(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 CONVERGENCE_PNG = "hybrid_nn_training_convergence.png"
@@ -112,8 +112,8 @@ def test_cli_trains_the_hybrid_model_on_pennylane(mnist_dir, tmp_path):
 
 
 def test_shot_noise_is_reproducible_and_a_resumed_run_ends_bit_identical(mnist_dir, tmp_path):
-    from digitlab.runner import prepare_data
-    from digitlab.training import CHECKPOINT, fit, load_checkpoint
+    from digitlab.training.engine import CHECKPOINT, fit, load_checkpoint
+    from digitlab.training.run import prepare_data
 
     recipe = get_recipe("seed-000")
     recipe = recipe.override(model_args={**recipe.model_args, "backend": "shots"}, per_class=100)

@@ -11,7 +11,7 @@ from PIL import Image
 
 import digitlab
 from digitlab.errors import DigitlabError
-from digitlab.evaluation import evaluate_probs
+from digitlab.metrics.evaluation import evaluate_probs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -22,7 +22,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_show_is_the_function_even_after_its_module_is_imported() -> None:
-    import digitlab.grid  # noqa: F401 - importing a submodule binds its name on the package
+    import digitlab.notebook.grid  # noqa: F401 - importing a submodule binds its name on the package
 
     assert callable(digitlab.show)
     assert "show" in digitlab.__all__
@@ -115,7 +115,7 @@ def test_reading_displays_each_digit_with_its_probabilities(mnist) -> None:
 def test_notebook_progress_snapshot_is_plain_text_without_control_codes() -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from digitlab.notebook_progress import Snapshot
+    from digitlab.notebook.progress import Snapshot
 
     progress = Progress(TextColumn("epoch 1/2"), BarColumn(), MofNCompleteColumn(), auto_refresh=False)
     task = progress.add_task("train", total=10)

@@ -17,13 +17,13 @@ NUMBERS = 200  # 60 would leave the figure to chance: one number is 1.7 points
 
 @pytest.fixture(scope="module")
 def model():
-    from digitlab.artifacts import load_classifier
+    from digitlab.inference.classifier import load_classifier
 
     return load_classifier("default")
 
 
 def test_single_digit_photos_are_read(mnist, model):
-    from digitlab.reading import recognize
+    from digitlab.vision.reader import recognize
     from digitlab.vision.synthetic import photo_digit
 
     rng = np.random.default_rng(SEED)
@@ -34,7 +34,7 @@ def test_single_digit_photos_are_read(mnist, model):
 
 
 def test_five_digit_number_photos_are_read(mnist, model):
-    from digitlab.reading import recognize
+    from digitlab.vision.reader import recognize
     from digitlab.vision.synthetic import photo_number
 
     rng = np.random.default_rng(SEED + 1)

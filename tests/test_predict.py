@@ -111,7 +111,7 @@ def test_cli_reads_files_npy_idx_and_stdin_and_reports_every_bad_input(tmp_path,
 
 
 def test_a_28x28_image_in_mnist_form_is_classified_as_it_is(mnist):
-    from digitlab.reading import looks_like_mnist
+    from digitlab.vision.crops import looks_like_mnist
 
     digit = np.asarray(mnist.test.images[0])
     label = str(int(mnist.test.labels[0]))

@@ -14,7 +14,7 @@ def test_default_model_loads_offline_and_reaches_its_figure(mnist):
 
 
 def test_default_model_weights_are_small():
-    from digitlab.artifacts import PRETRAINED_DIR
+    from digitlab.inference.classifier import PRETRAINED_DIR
 
     size = sum(f.stat().st_size for f in (PRETRAINED_DIR / "default").iterdir())
     assert size < 5_000_000
@@ -29,8 +29,8 @@ def test_default_model_predicts_a_single_float_digit(mnist):
 def test_ensemble_averages_the_shipped_members(mnist):
     import pytest
 
-    from digitlab.artifacts import load_classifier, load_ensemble
     from digitlab.errors import ModelError
+    from digitlab.inference.classifier import load_classifier, load_ensemble
 
     images = mnist.test.images[:50]
     ensemble = load_ensemble(3)

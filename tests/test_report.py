@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from digitlab.errors import DataError
-from digitlab.evaluation import evaluate_probs
-from digitlab.plots import plt
-from digitlab.report import complete_summary, write_report
+from digitlab.metrics.evaluation import evaluate_probs
+from digitlab.metrics.plots import plt
+from digitlab.training.report import complete_summary, write_report
 
 NOTE = ("Model selection used the validation split; the test split was evaluated once at the end "
         "-- the seed picked the best epoch on test.")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab.artifacts import load_classifier
+from digitlab.inference.classifier import load_classifier
 from digitlab.serve import ServiceSettings, create_app, schemas
 from serve_helpers import canvas_png, number_png, png
 
@@ -319,7 +319,7 @@ async def test_error_bodies_are_json_for_malformed_multipart(client):
 
 def test_onnx_runtime_serves_the_same_model(model, mnist):
     from digitlab.errors import ModelError
-    from digitlab.export.onnx_runtime import to_onnx_runtime
+    from digitlab.inference.onnx_runtime import to_onnx_runtime
 
     fast = to_onnx_runtime(model, threads=1)
     images = np.asarray(mnist.test.images[:500])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from digitlab.artifacts import load_classifier
+from digitlab.inference.classifier import load_classifier
 from digitlab.serve import ServiceSettings, create_app
 from digitlab.serve import app as app_module
 from serve_helpers import canvas_png, png

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
-from digitlab.artifacts import load_classifier
+from digitlab.inference.classifier import load_classifier
 from digitlab.serve import ServiceSettings, create_app
 
 # Small limits, so that the fuzzer reaches them.

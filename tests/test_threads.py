@@ -1,4 +1,4 @@
-"""digitlab.threads: the thread policy's decisions, its overrides, and that training and inference follow it."""
+"""digitlab.utils.threads: the thread policy's decisions, its overrides, and that training and inference follow it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from digitlab import threads
 from digitlab.errors import DigitlabError
+from digitlab.utils import threads
 
 
 @pytest.fixture(autouse=True)
@@ -125,8 +125,8 @@ def test_fit_trains_on_the_chosen_threads_and_restores_torch_after(asked, expect
     import torch
 
     from digitlab.models.registry import create_model
-    from digitlab.recipes import get_recipe
-    from digitlab.training import fit
+    from digitlab.training.engine import fit
+    from digitlab.training.recipes import get_recipe
 
     free(8)
     before = torch.get_num_threads()
@@ -152,7 +152,7 @@ def test_train_records_the_thread_plan_in_config_and_json(mnist_dir, tmp_path):
 
 
 def test_torch_classifier_uses_one_thread_for_a_single_image_and_honours_threads(free):
-    from digitlab.artifacts import load_classifier
+    from digitlab.inference.classifier import load_classifier
 
     free(8)
     model = load_classifier("default")

@@ -11,8 +11,8 @@ from safetensors.numpy import load_file
 import digitlab
 from digitlab.errors import DigitlabError, ModelError
 from digitlab.models.registry import MODELS, create_model
-from digitlab.recipes import RECIPES, get_recipe
-from digitlab.runner import RunOptions, run_training
+from digitlab.training.recipes import RECIPES, get_recipe
+from digitlab.training.run import RunOptions, run_training
 
 RUN_FILES = ["config.json", "model.safetensors", "model.json", "metrics.jsonl", "report.md", "report.json",
              "curves.png", "confusion.png", "errors.png"]
@@ -127,7 +127,7 @@ def test_resume_with_augmentation_and_ema_is_bit_identical(mnist, tmp_path):
     """In-process variant of the SIGKILL test, covering the augmentation and EMA state in the checkpoint."""
     import torch
 
-    from digitlab.training import CHECKPOINT, fit, load_checkpoint
+    from digitlab.training.engine import CHECKPOINT, fit, load_checkpoint
 
     recipe = get_recipe("seed-001").override(epochs=3, lr=3e-3, batch_size=64, augment={"rotate": 10, "shift": 2},
                                              ema=0.9)
@@ -156,7 +156,7 @@ def test_resume_with_augmentation_and_ema_is_bit_identical(mnist, tmp_path):
 def test_affine_augmentation_moves_ink_but_keeps_background():
     import torch
 
-    from digitlab.augment import Affine
+    from digitlab.training.augment import Affine
 
     x = torch.full((8, 1, 28, 28), -0.42)
     x[:, :, 10:18, 12:16] = 2.8
@@ -172,7 +172,7 @@ def test_affine_augmentation_moves_ink_but_keeps_background():
 def test_onecycle_schedule_survives_tiny_runs(steps):
     import torch
 
-    from digitlab.training import make_scheduler
+    from digitlab.training.engine import make_scheduler
 
     recipe = get_recipe("recognizer")
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=recipe.lr)

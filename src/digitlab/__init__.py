@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from digitlab.threads import prepare_environment
+from digitlab.utils.threads import prepare_environment
 
 __version__ = "0.2.0"
 __all__ = ["load", "train", "evaluate", "recognize", "show", "__version__"]
@@ -20,12 +20,14 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "show":
-        from digitlab.grid import show  # not digitlab/show.py: importing it would bind digitlab.show to the module
+        from digitlab.notebook.grid import (
+            show,  # not digitlab/show.py: importing it would bind digitlab.show to the module
+        )
 
         return show
     raise AttributeError(f"module 'digitlab' has no attribute {name!r}")
 
 
 # Before torch loads: its OpenMP threads then spin only briefly at barriers before sleeping, instead of ~9 ms
-# against other processes (a user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT is left as it is; see digitlab.threads).
+# against other processes (a user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT is left as it is; see digitlab.utils.threads).
 prepare_environment()

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from digitlab.artifacts import Classifier, load_classifier
 from digitlab.errors import DigitlabError
+from digitlab.inference.classifier import Classifier, load_classifier
 
 
 def train(model: str | None = None, recipe: str | None = None, *, run_dir: str | os.PathLike | None = None,
@@ -17,15 +17,15 @@ def train(model: str | None = None, recipe: str | None = None, *, run_dir: str |
     """Train a model by a named recipe (or the model's default recipe); return a ``TrainResult``.
 
     Any recipe field can be overridden by keyword (``epochs=``, ``batch_size=``, ``lr=``, ``seed=``, ...).
-    ``threads``: intra-op threads; None or "auto" lets digitlab.threads decide from the work and the free CPUs.
+    ``threads``: intra-op threads; None or "auto" lets digitlab.utils.threads decide from the work and the free CPUs.
 
     >>> result = digitlab.train("lenet-lite", epochs=1, limit=2000)   # doctest: +SKIP
     >>> result.test_acc, result.run_dir                               # doctest: +SKIP
     (0.87, PosixPath('runs/20261123-120000-seed-001'))
     """
-    from digitlab.recipes import choose_recipe
-    from digitlab.runner import RunOptions, run_training
-    from digitlab.threads import parse_threads
+    from digitlab.training.recipes import choose_recipe
+    from digitlab.training.run import RunOptions, run_training
+    from digitlab.utils.threads import parse_threads
 
     base = choose_recipe(model, recipe)
     options = RunOptions(device=device, target_acc=target_acc, target_split=target_split, data_dir=data_dir,
@@ -48,14 +48,14 @@ def evaluate(model: Classifier | str | os.PathLike, split: str = "test", dataset
              data_dir: str | None = None, threads: int | str | None = None) -> Any:
     """Evaluate a model on a dataset split ("test", "val" or "train"); return an ``Evaluation``.
 
-    ``threads``: intra-op threads; None or "auto" lets digitlab.threads decide from the work and the free CPUs.
+    ``threads``: intra-op threads; None or "auto" lets digitlab.utils.threads decide from the work and the free CPUs.
 
     >>> digitlab.evaluate("runs/my-run").accuracy     # doctest: +SKIP
     0.9912
     """
     from digitlab.data.datasets import load_dataset
-    from digitlab.evaluation import evaluate_probs
-    from digitlab.threads import parse_threads, use_threads
+    from digitlab.metrics.evaluation import evaluate_probs
+    from digitlab.utils.threads import parse_threads, use_threads
 
     threads = parse_threads(threads, "threads")
     if not isinstance(model, Classifier):
@@ -81,6 +81,6 @@ def recognize(image: Any, model: str | Classifier = "default", multi: bool | Non
     >>> digitlab.recognize("docs/number.png").digits     # doctest: +SKIP
     '2026'
     """
-    from digitlab.reading import recognize as _recognize
+    from digitlab.vision.reader import recognize as _recognize
 
     return _recognize(image, model=model, multi=multi, top_k=top_k, min_confidence=min_confidence)

@@ -23,3 +23,7 @@ class ImageTooLarge(ImageError):
 
 class MissingExtra(DigitlabError):
     """An optional part used without its extra installed; the message names the `pip install` that adds it."""
+
+
+class NoInkError(ImageError):
+    """A readable image with no digit in it: blank, or nothing clearly darker or lighter than its ground."""

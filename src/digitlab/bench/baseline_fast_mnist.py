@@ -32,10 +32,13 @@ def load_mnist_tensors(device: torch.device | str = "cpu", data_dir: str | None 
     int64 labels. ``dataset``: another dataset spec (``idx:DIR``) for dry runs on a small one."""
     from digitlab.data import load_dataset
     from digitlab.data.batches import to_tensor
+    from digitlab.inference.normalization import Normalization
+
+    NORM = Normalization("mnist", MEAN, STD)
 
     splits = load_dataset(dataset, data_dir)
-    train_x = to_tensor(splits.train_full.images, MEAN, STD, device)
-    test_x = to_tensor(splits.test.images, MEAN, STD, device)
+    train_x = to_tensor(splits.train_full.images, NORM, device)
+    test_x = to_tensor(splits.test.images, NORM, device)
     return (train_x, torch.from_numpy(splits.train_full.labels.copy()).to(device),
             test_x, torch.from_numpy(splits.test.labels.copy()).to(device))
 

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "Named recipes (`digitlab train --recipe NAME`): the seeds' exact settings and digitlab's own."),
     "train": ("digitlab.cli.train_cmds",
               "Train a model by its default recipe or a named one; write a run directory with a report."),
-    "eval": ("digitlab.cli.train_cmds",
+    "eval": ("digitlab.cli.eval_cmds",
              "Accuracy, per-class precision/recall/F1, the confusion matrix, the most confident mistakes."),
     "predict": ("digitlab.cli.predict_cmds",
                 "Read the digit(s) in each input; one clear error line per unreadable input, exit 2 if any failed."),
@@ -91,7 +91,7 @@ def main() -> None:
 def _fail(message: str) -> None:
     from rich.markup import escape
 
-    from digitlab.console import err
+    from digitlab.utils.console import err
 
     err.print(f"[red]error:[/red] {escape(message)}")  # escaped: 'digitlab[serve]' is not markup
     sys.exit(2)

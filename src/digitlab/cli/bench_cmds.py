@@ -15,8 +15,8 @@ import typer
 
 from digitlab.cli.lazy import LazyGroup
 from digitlab.cli.options import DataDir, Json
-from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
+from digitlab.utils.console import err, out, print_json
 
 # Each benchmark of another module decorates its command on `app` below when imported (cli/lazy.py).
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -73,8 +73,8 @@ def bench_train(
 ) -> None:
     """Time to reach the target test accuracy: digitlab's recipe vs the fastest published recipe."""
     from digitlab.bench import baseline_fast_mnist as baseline
-    from digitlab.recipes import get_recipe
-    from digitlab.runner import RunOptions, run_training
+    from digitlab.training.recipes import get_recipe
+    from digitlab.training.run import RunOptions, run_training
 
     data = baseline.load_mnist_tensors(data_dir=str(data_dir) if data_dir else None)
     chosen = get_recipe(recipe)
@@ -120,12 +120,12 @@ def bench_infer(
 ) -> None:
     """Images/s at batch 1 and --batch, single-image latency p50/p99: PyTorch eager vs TorchScript, ONNX Runtime
     fp32/int8 and the C export, same model and run; plus the distance from the CPU's fp32 matmul roof."""
-    from digitlab.artifacts import load_classifier
     from digitlab.cli.options import progress_printer
     from digitlab.export import torch_model
     from digitlab.export.check import evaluation_data
     from digitlab.export.quantize import calibration_subset
     from digitlab.export.speed import benchmark
+    from digitlab.inference.classifier import load_classifier
 
     classifier = torch_model(load_classifier(model))
     test, train = evaluation_data(classifier, None, str(data_dir) if data_dir else None)
@@ -169,14 +169,14 @@ def bench_predict(
     """End-to-end latency of one 1-megapixel JPEG photo of one digit: decode -> preprocess -> model."""
     import io
 
-    from digitlab.artifacts import load_classifier
     from digitlab.data import load_dataset
-    from digitlab.reading import recognize
+    from digitlab.inference.classifier import load_classifier
+    from digitlab.vision.reader import recognize
     from digitlab.vision.synthetic import photo_digit
 
     classifier = load_classifier(model)
     if runtime == "onnx":
-        from digitlab.export.onnx_runtime import to_onnx_runtime
+        from digitlab.inference.onnx_runtime import to_onnx_runtime
 
         classifier = to_onnx_runtime(classifier, threads=1)
     elif runtime != "torch":

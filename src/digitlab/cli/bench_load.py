@@ -1,4 +1,4 @@
-"""`digitlab bench load`: training and prediction beside other busy processes, before and after digitlab.threads.
+"""`digitlab bench load`: training and prediction beside other busy processes, before and after digitlab.utils.threads.
 
 Each path runs as a whole `digitlab` process, idle, beside one CPU-spinning process and beside two (started
 and always stopped here), under three settings in the same run: the thread policy, and the behaviour before it
@@ -24,14 +24,14 @@ import typer
 
 from digitlab.cli.bench_cmds import app, machine
 from digitlab.cli.options import DataDir, Json
-from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
+from digitlab.utils.console import err, out, print_json
 
 BUSY1_GOAL = 2.0  # beside one busy process, no path may take more than this times its idle time
 IDLE_TOLERANCE = 0.10  # idle, the policy may be this much slower than the best setting before it
 CONDITIONS = {"idle": 0, "busy1": 1, "busy2": 2}
 VARIANTS = {
-    "policy": "digitlab.threads: threads from the work and the free CPUs; OpenMP threads spin ~1 ms, not ~9 ms, "
+    "policy": "digitlab.utils.threads: threads from the work and the free CPUs; OpenMP threads spin ~1 ms, not ~9 ms, "
               "before they sleep",
     "spin-default": "before: torch's default threads (one per core) and libgomp's spinning waits "
                     "(GOMP_SPINCOUNT=300000, its default); predict and the NumPy network kept one thread per "

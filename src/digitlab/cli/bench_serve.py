@@ -21,9 +21,9 @@ import typer
 
 from digitlab.cli.bench_cmds import app, machine
 from digitlab.cli.options import Json
-from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
 from digitlab.serve.launch import free_port, wait_healthy
+from digitlab.utils.console import err, out, print_json
 
 PAYLOADS = {
     "canvas": "280x280 PNG, dark ink on white: an MNIST test digit as the drawing page sends it",

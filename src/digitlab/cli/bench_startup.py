@@ -18,8 +18,8 @@ import typer
 
 from digitlab.cli.bench_cmds import app, machine
 from digitlab.cli.options import Json
-from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
+from digitlab.utils.console import err, out, print_json
 
 GOALS_S = {"digitlab --help": 0.4, "digitlab predict PHOTO": 1.0}
 

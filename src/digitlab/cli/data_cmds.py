@@ -9,8 +9,8 @@ import numpy as np
 import typer
 
 from digitlab.cli.options import DataDir, Dataset, Json, progress_printer
-from digitlab.console import out, print_json
 from digitlab.errors import DataError
+from digitlab.utils.console import out, print_json
 
 app = typer.Typer(help="Fetch, inspect and export datasets.", no_args_is_help=True, add_completion=False)
 
@@ -105,7 +105,7 @@ def show(
     """Write a labelled grid of sample digits to a PNG."""
     _check_split(split)  # before loading anything
     from digitlab.data.datasets import load_dataset
-    from digitlab.plots import digit_grid
+    from digitlab.metrics.plots import digit_grid
 
     ds = load_dataset(dataset, data_dir)
     digits = _split(ds, split)
@@ -127,7 +127,7 @@ def export_data(
     """Export train and test splits as .npy arrays (as the seed-003 book reads them) or IDX files."""
     from digitlab.data.datasets import LAYOUT, load_dataset
     from digitlab.data.idx import write_idx
-    from digitlab.fileio import atomic_open, atomic_write_json
+    from digitlab.utils.fileio import atomic_open, atomic_write_json
 
     if format not in ("npy", "idx"):
         raise DataError(f"unknown export format {format!r}; choose npy or idx")

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from digitlab.cli.options import DataDir, Json
-from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
+from digitlab.utils.console import err, out, print_json
 
 
 def _size(path: Path) -> int:
@@ -35,9 +35,9 @@ def register(app: typer.Typer) -> None:
         json: bool = Json,
     ) -> None:
         """Export a trained model for deployment: TorchScript (C++), ONNX, int8 ONNX, or integer-only C99."""
-        from digitlab.artifacts import load_classifier
         from digitlab.export import default_output, export_model, get_format, torch_model
         from digitlab.export.check import check_export, evaluation_data
+        from digitlab.inference.classifier import load_classifier
 
         spec = get_format(fmt)
         classifier = torch_model(load_classifier(model))
@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         if check and limit:
             test = test.take(slice(0, limit))
         if attach:
-            from digitlab.export.onnx_runtime import attach_onnx
+            from digitlab.inference.onnx_runtime import attach_onnx
 
             if fmt != "onnx" or out_path is not None:
                 raise DigitlabError("--attach writes model.onnx beside the weights: use it with --format onnx and "
@@ -84,9 +84,9 @@ def register(app: typer.Typer) -> None:
         json: bool = Json,
     ) -> None:
         """Load a seed-style state_dict (weights_only: tensors only, nothing else is unpickled) as a digitlab model."""
-        from digitlab.artifacts import load_classifier
         from digitlab.cli.train_cmds import parse_model_args
         from digitlab.export.state_dict import import_state_dict
+        from digitlab.inference.classifier import load_classifier
 
         written = import_state_dict(state_dict, model, out_dir, normalization=normalization,
                                     args=parse_model_args(arg))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from digitlab.console import err, out
+from digitlab.utils.console import err, out
 
 
 def register(app: typer.Typer) -> None:
@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
 
         from digitlab.cli.options import progress_printer
         from digitlab.data.datasets import resolve
-        from digitlab.recipes import get_recipe
-        from digitlab.runner import RunOptions, run_training
+        from digitlab.training.recipes import get_recipe
+        from digitlab.training.run import RunOptions, run_training
 
         directory, source, _, _ = resolve("mnist", progress=progress_printer(False))
         err.print(f"MNIST ready in {directory} (source: {source}); training the cnn recipe (2 epochs) on the CPU")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from digitlab.cli.options import Json
-from digitlab.console import out, print_json
+from digitlab.utils.console import out, print_json
 
 
 def model_rows() -> list[dict]:
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         """Named recipes (`digitlab train --recipe NAME`): the seeds' exact settings and digitlab's own."""
         from rich.table import Table
 
-        from digitlab.recipes import RECIPES
+        from digitlab.training.recipes import RECIPES
 
         if json:
             print_json([r.to_json() for r in RECIPES.values()])

@@ -16,7 +16,7 @@ Threads = typer.Option("auto", "--threads", help="Intra-op threads: a number, or
 
 def progress_printer(json_mode: bool):
     """A progress callback for long steps: a dim line on stderr, silent under --json."""
-    from digitlab.console import err
+    from digitlab.utils.console import err
 
     if json_mode:
         return lambda _msg: None

@@ -11,8 +11,8 @@ import numpy as np
 import typer
 
 from digitlab.cli.options import Json, Threads
-from digitlab.console import err, out, print_json
 from digitlab.errors import DigitlabError
+from digitlab.utils.console import err, out, print_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -37,7 +37,7 @@ def expand(inputs: list[str]) -> Iterator[str]:
 
 def ready_digits(path: Path) -> np.ndarray | None:
     """MNIST-ready 28x28 digits from .npy or IDX files; None for anything else (an image to decode)."""
-    from digitlab.inputs import as_uint8_images
+    from digitlab.inference.inputs import as_uint8_images
 
     if path.suffix == ".npy":
         try:
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         json: bool = Json,
     ) -> None:
         """Read the digit(s) in each input; one clear error line per unreadable input, exit 2 if any failed."""
-        from digitlab.threads import use_threads
+        from digitlab.utils.threads import use_threads
 
         with use_threads(threads):
             _predict(inputs, model, top_k, multi, min_confidence, save_crops, ensemble, runtime, json)
@@ -82,8 +82,8 @@ def register(app: typer.Typer) -> None:
 
 def _predict(inputs: list[str], model: str, top_k: int, multi: bool | None, min_confidence: float | None,
              save_crops: Path | None, ensemble: int | None, runtime: str, json: bool) -> None:
-    from digitlab.artifacts import load_classifier, load_ensemble
-    from digitlab.reading import read_crops, recognize
+    from digitlab.inference.classifier import load_classifier, load_ensemble
+    from digitlab.vision.reader import read_crops, recognize
 
     if ensemble is not None:
         classifier = load_ensemble(ensemble, runtime=runtime)
@@ -126,7 +126,7 @@ def _predict(inputs: list[str], model: str, top_k: int, multi: bool | None, min_
 def _save_crops(directory: Path, name: str, crops: list[np.ndarray]) -> None:
     from PIL import Image
 
-    from digitlab.fileio import atomic_open
+    from digitlab.utils.fileio import atomic_open
 
     stem = "stdin" if name == "-" else Path(name).name.replace("[", "-").replace("]", "")
     for i, crop in enumerate(crops):

@@ -7,8 +7,8 @@ import socket
 
 import typer
 
-from digitlab.console import err
 from digitlab.errors import DigitlabError
+from digitlab.utils.console import err
 
 
 def register(app: typer.Typer) -> None:
@@ -35,10 +35,10 @@ def register(app: typer.Typer) -> None:
         access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
     ) -> None:
         """Serve the recognizer over HTTP: POST /v1/recognize, /v1/recognize/batch, /v1/classify; the page at /."""
-        from digitlab.extras import require
+        from digitlab.utils.extras import require
 
         uvicorn = require("uvicorn", "serve", "digitlab serve")
-        from digitlab.artifacts import resolve_model_dir
+        from digitlab.inference.classifier import resolve_model_dir
         from digitlab.serve import ServiceSettings, create_app
         from digitlab.serve.app import serving_device
         from digitlab.serve.main import settings_to_env

@@ -1,4 +1,4 @@
-"""`digitlab train` and `digitlab eval`."""
+"""`digitlab train`: one run of a recipe (or the resumption of one)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from digitlab.cli.options import DataDir, Dataset, Json, Threads
-from digitlab.console import out, print_json
+from digitlab.cli.options import DataDir, Json, Threads
 from digitlab.errors import DigitlabError
+from digitlab.utils.console import out, print_json
 
 
 def parse_classes(value: str | None) -> tuple[int, ...] | None:
@@ -72,9 +72,9 @@ def register(app: typer.Typer) -> None:
         json: bool = Json,
     ) -> None:
         """Train a model by its default recipe or a named one; write a run directory with a report."""
-        from digitlab.recipes import choose_recipe
-        from digitlab.runner import RunOptions, run_training
-        from digitlab.threads import parse_threads, requested_threads, use_threads
+        from digitlab.training.recipes import choose_recipe
+        from digitlab.training.run import RunOptions, run_training
+        from digitlab.utils.threads import parse_threads, requested_threads, use_threads
 
         requested = parse_threads(threads)
         requested_threads(requested)  # a bad $DIGITLAB_THREADS fails now, not after the data has loaded
@@ -107,29 +107,3 @@ def register(app: typer.Typer) -> None:
                   f"{doc['train_seconds']:.1f} s{ttt}")
         if report:
             out.print(f"report: {doc['report']}")
-
-    @app.command("eval")
-    def eval_(
-        model: str = typer.Argument(..., help="A run directory, a model directory, or a shipped model name."),
-        split: str = typer.Option("test", "--split", help="test, val or train."),
-        ensemble: int = typer.Option(None, "--ensemble", min=1,
-                                     help="With `default`: average this many shipped members."),
-        dataset: str = Dataset,
-        data_dir: Path = DataDir,
-        threads: str = Threads,
-        json: bool = Json,
-    ) -> None:
-        """Accuracy, per-class precision/recall/F1, the confusion matrix, the most confident mistakes."""
-        from digitlab.api import evaluate
-        from digitlab.artifacts import load_ensemble
-        from digitlab.threads import parse_threads, requested_threads
-
-        requested_threads(parse_threads(threads))  # a bad $DIGITLAB_THREADS fails before the model loads
-        target = load_ensemble(ensemble) if ensemble is not None else model
-        evaluation = evaluate(target, split=split, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
-                              threads=parse_threads(threads))
-        if json:
-            print_json({"model": model, "split": split, "dataset": dataset, **evaluation.to_json()})
-            return
-        out.print(evaluation.summary_text())
-        out.print(evaluation.confusion_text())

@@ -6,7 +6,5 @@ batch iterator lives in ``digitlab.data.batches``.
 
 from digitlab.data.datasets import DatasetSplits, Digits, data_root, load_dataset
 from digitlab.data.idx import read_idx, write_idx
-from digitlab.data.transforms import NORMALIZATIONS, normalization
 
-__all__ = ["Digits", "DatasetSplits", "data_root", "load_dataset", "read_idx", "write_idx",
-           "NORMALIZATIONS", "normalization"]
+__all__ = ["Digits", "DatasetSplits", "data_root", "load_dataset", "read_idx", "write_idx"]

@@ -12,28 +12,28 @@ import numpy as np
 import torch
 
 from digitlab.data.datasets import Digits
+from digitlab.inference.normalization import Normalization
+
+IDENTITY = Normalization()
 
 
-def to_tensor(images: np.ndarray, mean: float = 0.0, std: float = 1.0,
+def to_tensor(images: np.ndarray, normalization: Normalization = IDENTITY,
               device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (N, 28, 28) or (28, 28) -> float32 (N, 1, 28, 28), scaled to [0, 1] then normalised."""
     # The cached dataset arrays are read-only; copying the uint8 bytes (47 MB for all of MNIST) is cheap.
     x = torch.tensor(np.asarray(images), device=device)
     if x.ndim == 2:
         x = x.unsqueeze(0)
-    x = x.unsqueeze(1).float().div_(255.0)
-    if mean != 0.0 or std != 1.0:
-        x = x.sub_(mean).div_(std)
-    return x
+    return normalization.apply(x.unsqueeze(1))
 
 
 class DeviceBatches:
     """Iterate (x, y) batches of a split held on ``device``; reshuffled each pass by a seeded generator."""
 
-    def __init__(self, digits: Digits, batch_size: int, *, mean: float = 0.0, std: float = 1.0,
+    def __init__(self, digits: Digits, batch_size: int, *, normalization: Normalization = IDENTITY,
                  shuffle: bool = False, seed: int = 0, device: torch.device | str = "cpu",
                  drop_last: bool = False) -> None:
-        self.x = to_tensor(digits.images, mean, std, device)
+        self.x = to_tensor(digits.images, normalization, device)
         self.y = torch.from_numpy(np.ascontiguousarray(digits.labels)).to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import DataError
-from digitlab.fileio import atomic_write_bytes
+from digitlab.utils.fileio import atomic_write_bytes
 
 # type code -> big-endian numpy dtype, per the IDX spec.
 IDX_DTYPES: dict[int, np.dtype] = {

@@ -31,7 +31,7 @@ import numpy as np
 
 from digitlab.data.idx import decode_idx, encode_idx
 from digitlab.errors import DataError
-from digitlab.fileio import atomic_write_bytes, atomic_write_json
+from digitlab.utils.fileio import atomic_write_bytes, atomic_write_json
 
 # name -> (file name, MD5 of the uncompressed IDX payload)
 CANONICAL: dict[str, tuple[str, str]] = {

@@ -63,7 +63,7 @@ def get_format(name: str) -> ExportFormat:
 
 def torch_model(model: Any) -> Any:
     """The TorchClassifier behind ``model``; the NumPy from-scratch network has no export path."""
-    from digitlab.artifacts import TorchClassifier
+    from digitlab.inference.classifier import TorchClassifier
 
     if not isinstance(model, TorchClassifier):
         raise ModelError(f"model {getattr(model, 'name', model)!r} is not a torch model; export needs one")

@@ -27,7 +27,7 @@ from digitlab.data.idx import write_idx
 from digitlab.errors import ModelError
 from digitlab.export.c_quantize import CALIBRATION_IMAGES, INPUT_GAIN, Conv, Dense, IntegerNet, Pool, quantize
 from digitlab.export.quantize import calibration_subset, default_calibration
-from digitlab.fileio import atomic_write_json, atomic_write_text
+from digitlab.utils.fileio import atomic_write_json, atomic_write_text
 
 TEMPLATE_FILES = ("digitlab_nn.h", "main.c")
 SOURCES = ("main.c", "digitlab_model.c")
@@ -42,7 +42,7 @@ def export_c(model: Any, path: Path, calibration: np.ndarray | None = None) -> P
         raise ModelError(f"{e} (the C export is for lenet-lite and the MLPs; use onnx or torchscript for "
                          f"{model.name!r})") from None
     path.mkdir(parents=True, exist_ok=True)
-    source = f"model {model.name!r} ({model.normalization['name']} normalisation)"
+    source = f"model {model.name!r} ({model.normalization.name} normalisation)"
     atomic_write_text(path / "digitlab_model.h", header(net, source))
     atomic_write_text(path / "digitlab_weights.h", weights_header(net, source))
     atomic_write_text(path / "digitlab_model.c", model_source(net, source))
@@ -50,7 +50,7 @@ def export_c(model: Any, path: Path, calibration: np.ndarray | None = None) -> P
         atomic_write_text(path / name, resources.files("digitlab.export").joinpath("c_template", name).read_text())
     atomic_write_json(path / "export.json", {
         "format": "digitlab-c", "digitlab_version": __version__, "model": model.name, "args": model.args,
-        "classes": list(model.classes), "normalization": model.normalization, "logit_scale": net.logit_scale,
+        "classes": list(model.classes), "normalization": model.normalization.to_json(), "logit_scale": net.logit_scale,
         "input_gain": INPUT_GAIN, "input_zero": net.input_zero, "act_max": net.act_max,
         "layers": [type(layer).__name__.lower() for layer in net.layers]})
     return path

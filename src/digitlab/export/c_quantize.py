@@ -135,9 +135,9 @@ def quantize(model: Any, calibration: np.ndarray, act_bits: int = 8) -> IntegerN
     from torch import nn
 
     module = model.module.cpu().eval()
-    mean, std = float(model.normalization["mean"]), float(model.normalization["std"])
+    mean, std = model.normalization.mean, model.normalization.std
     leaves = leaf_layers(module)
-    x = (torch.from_numpy(np.array(calibration)).unsqueeze(1).float() / 255.0 - mean) / std
+    x = model.normalization.apply(torch.from_numpy(np.array(calibration)).unsqueeze(1))
     act_max = 2**act_bits - 1
     net = IntegerNet(input_zero=int(round(INPUT_GAIN * 255 * mean)), act_max=act_max, logit_scale=0.0)
     in_scale = 1.0 / (INPUT_GAIN * 255 * std)

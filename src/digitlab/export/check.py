@@ -11,7 +11,7 @@ import numpy as np
 
 from digitlab.errors import DataError
 from digitlab.export import get_format, torch_model
-from digitlab.inputs import as_unit_images
+from digitlab.inference.inputs import as_unit_images
 
 FP32_MAX_ABS_DIFF = 1e-4  # goal for fp32 formats, with 100% argmax agreement
 INT8_MAX_ACCURACY_DROP = 0.001  # goal for int8 formats: within 0.1 point of PyTorch fp32

@@ -21,13 +21,14 @@ import numpy as np
 
 from digitlab import __version__
 from digitlab.errors import ModelError
-from digitlab.fileio import atomic_write_json, atomic_write_text
+from digitlab.inference.normalization import Normalization
+from digitlab.utils.fileio import atomic_write_json, atomic_write_text
 
 PRECISION = "ap_fixed<24,10>"  # lenet-lite: <16,6> loses 1.6 points, <24,10> agrees on 99.85% of argmaxes
 
 
 def _hls4ml() -> Any:
-    from digitlab.extras import require
+    from digitlab.utils.extras import require
 
     return require("hls4ml", "hls", "the hls4ml format")
 
@@ -71,7 +72,7 @@ def export_hls4ml(model: Any, path: Path, calibration: np.ndarray | None = None,
         atomic_write_json(staging / "export.json", {
             "format": "digitlab-hls4ml", "digitlab_version": __version__, "hls4ml_version": hls4ml.__version__,
             "model": model.name, "args": model.args, "classes": list(model.classes),
-            "normalization": model.normalization, "precision": precision, "io_type": "io_stream"})
+            "normalization": model.normalization.to_json(), "precision": precision, "io_type": "io_stream"})
         if path.exists():  # replace the old project only now that the new one is complete
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / "project")
@@ -94,8 +95,7 @@ def run_hls4ml(path: Path, images: np.ndarray, model: Any = None) -> np.ndarray:
 
     hls4ml = _hls4ml()
     meta = json.loads((path / "export.json").read_text())
-    mean, std = meta["normalization"]["mean"], meta["normalization"]["std"]
-    x = np.ascontiguousarray((images.astype(np.float32)[:, None] / np.float32(255.0) - mean) / std, np.float32)
+    x = np.ascontiguousarray(Normalization.from_json(meta["normalization"]).apply(images[:, None]), np.float32)
     with tempfile.TemporaryDirectory(prefix="digitlab-hls4ml-") as tmp:
         project = Path(tmp) / "project"
         shutil.copytree(path, project)  # compiling writes into the project; keep the export untouched

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import ModelError
-from digitlab.fileio import atomic_write_bytes
+from digitlab.utils.fileio import atomic_write_bytes
 
 OPSET = 17
 INPUT = "images"
@@ -23,7 +23,7 @@ OUTPUT = "logits"
 
 def require(module: str) -> Any:
     """Import an optional dependency of the ONNX formats, or say which extra adds it."""
-    from digitlab.extras import require as require_extra
+    from digitlab.utils.extras import require as require_extra
 
     return require_extra(module, "export", "the ONNX formats")
 
@@ -67,11 +67,11 @@ def export_onnx(model: Any, path: Path) -> Path:
 def session(model: Path | bytes, threads: int | None = None) -> Any:
     """An ONNX Runtime CPU session for a model file or serialized model.
 
-    ``threads``: intra-op threads; None: digitlab.threads' choice for work of unknown size (an explicit request,
+    ``threads``: intra-op threads; None: digitlab.utils.threads' choice for work of unknown size (an explicit request,
     else one per free CPU). Pool threads sleep between calls instead of spinning: spinning ones fight other
     processes for the cores, as torch's OpenMP threads did.
     """
-    from digitlab.threads import free_cpus, requested_threads
+    from digitlab.utils.threads import free_cpus, requested_threads
 
     ort = require("onnxruntime")
 

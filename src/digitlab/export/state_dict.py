@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import ModelError
-from digitlab.fileio import atomic_write_bytes
+from digitlab.utils.fileio import atomic_write_bytes
 
 
 def export_state_dict(model: Any, path: Path) -> Path:
@@ -83,13 +83,13 @@ def import_state_dict(path: str | os.PathLike, model_name: str, out: str | os.Pa
     """
     import torch
 
-    from digitlab.artifacts import wrap
-    from digitlab.data.transforms import normalization as norm_preset
+    from digitlab.inference.classifier import wrap
+    from digitlab.inference.normalization import Normalization
     from digitlab.models.registry import create_model, get_spec, model_args
 
     if get_spec(model_name).family != "torch":
         raise ModelError(f"model {model_name!r} is not a torch model")
-    mean, std = norm_preset(normalization)
+    norm = Normalization.named(normalization)
     module = create_model(model_name, **(args or {}))
     state, by_position = match_state_dict(load_state_dict_file(path), module.state_dict())
     try:
@@ -102,7 +102,6 @@ def import_state_dict(path: str | os.PathLike, model_name: str, out: str | os.Pa
     with torch.no_grad():
         n_out = module.eval()(torch.zeros(1, 1, 28, 28)).shape[1]
     classes = tuple(classes) if classes else tuple(str(i) for i in range(n_out))
-    norm = {"name": normalization, "mean": mean, "std": std}
     classifier = wrap(module.eval(), model_name, model_args(model_name, **(args or {})), classes, norm,
                       {"imported_from": Path(path).name, "imported_by_position": by_position})
     return classifier.save(out)
@@ -117,10 +116,8 @@ def run_state_dict(path: Path, images: np.ndarray, model: Any) -> np.ndarray:
     module = create_model(model.name, **model.args)
     module.load_state_dict(load_state_dict_file(path), strict=True)
     module.eval()
-    norm = model.normalization
     out = []
     with torch.inference_mode():
         for i in range(0, len(images), 1000):
-            x = torch.from_numpy(np.array(images[i:i + 1000])).unsqueeze(1).to(torch.float32) / 255.0
-            out.append(module((x - norm["mean"]) / norm["std"]))
+            out.append(module(model.normalization.apply(torch.from_numpy(np.array(images[i:i + 1000])).unsqueeze(1))))
     return torch.cat(out).numpy()

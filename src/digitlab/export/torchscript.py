@@ -11,7 +11,7 @@ import numpy as np
 
 from digitlab.errors import ModelError
 from digitlab.export.wrapped import AcceptBytes, example_input, normalized
-from digitlab.fileio import atomic_write_bytes
+from digitlab.utils.fileio import atomic_write_bytes
 
 
 def to_torchscript(model: Any) -> Any:

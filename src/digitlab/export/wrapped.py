@@ -25,7 +25,7 @@ class Normalized(nn.Module):
 
 
 class AcceptBytes(nn.Module):
-    """Also takes uint8 pixels (0..255), scaled to [0, 1] exactly as ``digitlab.inputs`` scales them."""
+    """Also takes uint8 pixels (0..255), scaled to [0, 1] exactly as ``digitlab.inference.inputs`` scales them."""
 
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()
@@ -46,7 +46,7 @@ def normalized(model: Any) -> Normalized:
 
     norm = model.normalization
     module = model.module if model.device.type == "cpu" else copy.deepcopy(model.module).cpu()
-    return Normalized(module.eval(), norm["mean"], norm["std"]).eval()
+    return Normalized(module.eval(), norm.mean, norm.std).eval()
 
 
 def example_input(batch: int = 2) -> torch.Tensor:

@@ -119,7 +119,7 @@ def convergence_plots(history: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return {}
     from matplotlib.ticker import MaxNLocator
 
-    from digitlab.plots import plt
+    from digitlab.metrics.plots import plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     ax.plot([r["epoch"] for r in history], [r["train_loss"] for r in history], marker="o", markersize=3)

@@ -16,7 +16,7 @@ same accuracy (5 seeds, 30 epochs each). ``dtype="float64"`` gives network.py's 
 finite-difference gradient check needs it. Weights are always drawn in float64, then cast, so both dtypes
 start from the same weights.
 
-BLAS threads follow digitlab.threads' policy: its mini-batch products are far too small to share (on a busy
+BLAS threads follow digitlab.utils.threads' policy: its mini-batch products are far too small to share (on a busy
 machine, BLAS threads waiting for each other made a 10x784x100 product 15x slower), so SGD steps run on one
 thread unless asked otherwise; evaluation chunks may use more.
 
@@ -33,7 +33,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from digitlab.errors import DataError, ModelError
-from digitlab.threads import inference_threads, run_plan
+from digitlab.utils.threads import inference_threads, run_plan
 
 COSTS = ("quadratic", "cross-entropy")
 OUTPUTS = ("sigmoid", "softmax")
@@ -248,7 +248,7 @@ class ScratchNetwork:
 
     def thread_plan(self, batch_size: int, threads: object = None) -> dict[str, int]:
         """BLAS threads for SGD steps of ``batch_size`` ("train") and evaluation chunks ("eval"): ``threads``
-        (an int, "auto" or None) where given, else digitlab.threads' policy."""
+        (an int, "auto" or None) where given, else digitlab.utils.threads' policy."""
         return run_plan(self.macs_per_image(), batch_size, EVAL_CHUNK, threads)
 
     def fit(self, train: Any, val: Any | None = None, *, epochs: int = 30, batch_size: int = 10,
@@ -296,7 +296,7 @@ class ScratchNetwork:
 
     def predict_proba(self, images: Any, threads: object = None) -> np.ndarray:
         """(N, n_out) class probabilities; sigmoid outputs are divided by their row sum. ``threads``: BLAS
-        threads (an int, "auto" or None: digitlab.threads' policy)."""
+        threads (an int, "auto" or None: digitlab.utils.threads' policy)."""
         x = as_inputs(images, self.sizes[0], self.dtype)
         count = inference_threads(self.macs_per_image(), min(len(x), EVAL_CHUNK), threads)
         with np.errstate(**QUIET_OVERFLOW), blas_threads(count):

@@ -14,7 +14,7 @@ from digitlab.quantum.circuits import Circuit
 
 
 def import_pennylane():  # noqa: ANN201 - the module, when installed
-    from digitlab.extras import require
+    from digitlab.utils.extras import require
 
     return require("pennylane", "quantum", "the pennylane backend")
 

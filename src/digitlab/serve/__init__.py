@@ -4,7 +4,7 @@
     app = create_app(ServiceSettings(model="default"))
 """
 
-from digitlab.extras import require
+from digitlab.utils.extras import require
 
 require("fastapi", "serve", "the service (digitlab.serve)")  # a clear error naming the extra, before any import
 

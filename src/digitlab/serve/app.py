@@ -25,16 +25,17 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from digitlab import __version__
-from digitlab.artifacts import WEIGHTS, Classifier, TorchClassifier, load_classifier, resolve_model_dir
 from digitlab.errors import ImageError, ModelError
-from digitlab.inputs import as_uint8_images
-from digitlab.reading import find_digit_crops, reading_from_probs
+from digitlab.inference.classifier import WEIGHTS, Classifier, TorchClassifier, load_classifier, resolve_model_dir
+from digitlab.inference.inputs import as_uint8_images
 from digitlab.serve import schemas
 from digitlab.serve.batcher import MicroBatcher
 from digitlab.serve.errors import ApiError, image_error, install_error_handlers, log
 from digitlab.serve.fastlane import RecognizeLane
 from digitlab.serve.limits import BodyLimitMiddleware
 from digitlab.serve.settings import ServiceSettings
+from digitlab.vision.crops import find_digit_crops
+from digitlab.vision.reader import reading_from_probs
 
 STATIC_DIR = Path(__file__).parent / "static"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/tiff", "image/webp")
@@ -172,7 +173,7 @@ def _fast_runtime(model: Classifier, settings: ServiceSettings) -> tuple[Classif
     if settings.runtime == "onnx" and not on_cpu:
         raise ModelError(f"runtime onnx runs on the CPU; the model is on {_model_device(model)}")
     if settings.runtime != "torch" and on_cpu and isinstance(model, TorchClassifier):
-        from digitlab.export.onnx_runtime import to_onnx_runtime
+        from digitlab.inference.onnx_runtime import to_onnx_runtime
 
         try:
             return to_onnx_runtime(model, threads=settings.threads), "onnxruntime"

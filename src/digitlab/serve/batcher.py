@@ -13,7 +13,7 @@ import asyncio
 
 import numpy as np
 
-from digitlab.artifacts import Classifier
+from digitlab.inference.classifier import Classifier
 
 
 class MicroBatcher:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from digitlab.errors import ImageError, ImageTooLarge
+from digitlab.errors import ImageError, ImageTooLarge, NoInkError
 from digitlab.serve.limits import BodyTooLarge
 
 log = logging.getLogger("digitlab.serve")
@@ -32,9 +32,7 @@ def image_error(e: ImageError) -> ApiError:
     """A user's image we cannot read: 413 when over the pixel limit, else 400."""
     if isinstance(e, ImageTooLarge):
         return ApiError(413, "too_many_pixels", str(e))
-    message = str(e)
-    code = "no_ink" if "no ink" in message else "bad_image"
-    return ApiError(400, code, message)
+    return ApiError(400, "no_ink" if isinstance(e, NoInkError) else "bad_image", str(e))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.errors import ImageError
+from digitlab.errors import ImageError, NoInkError
 from digitlab.vision.decode import as_grey
 
 WORK_SIDE = 384  # longest side of the working image (at most; at least half): digits are cut from this
@@ -163,11 +163,11 @@ def find_ink(grey: np.ndarray, *, polarity: InkPolarity = "auto", work_side: int
     histogram = np.bincount(blurred.ravel(), minlength=256)
     strongest = _percentile_from_histogram(histogram, 99.9) / 255.0
     if strongest < MIN_CONTRAST:
-        raise ImageError("no ink found (the image is blank or has too little contrast)")
+        raise NoInkError("no ink found (the image is blank or has too little contrast)")
     threshold = max(otsu_threshold(histogram) / 255.0, MIN_THRESHOLD)
     mask = blurred > round(threshold * 255.0)
     if not mask.any():
-        raise ImageError("no ink found")
+        raise NoInkError("no ink found")
     return InkImage(work, paper, ink, mask, step, scale, input_size, threshold, dark_ink)
 
 

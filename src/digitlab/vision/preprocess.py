@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.errors import ImageError
+from digitlab.errors import NoInkError
 from digitlab.vision.ink import WORK_SIDE, Box, InkImage, InkPolarity, find_ink
 from digitlab.vision.resample import lanczos
 
@@ -47,7 +47,7 @@ def to_mnist(grey: np.ndarray | InkImage, *, polarity: InkPolarity = "auto", wor
     found = grey if isinstance(grey, InkImage) else find_ink(grey, polarity=polarity, work_side=work_side)
     rows, cols = np.flatnonzero(found.mask.any(axis=1)), np.flatnonzero(found.mask.any(axis=0))
     if len(rows) == 0:
-        raise ImageError("no ink found")
+        raise NoInkError("no ink found")
     ink_box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)  # labelling costs by the pixel
     labels, count = ndimage.label(found.mask[ink_box], EIGHT_CONNECTED)
     if count == 1:  # one stroke (the usual drawing): it is the digit
@@ -67,7 +67,7 @@ def digit_from_region(found: InkImage, region: np.ndarray) -> DigitCrop:
 def _digit(found: InkImage, region: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> DigitCrop:
     """``digit_from_region`` given the region's rows and columns that hold ink."""
     if len(rows) == 0:
-        raise ImageError("no ink found")
+        raise NoInkError("no ink found")
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     # One analysis pixel more on each side keeps the soft edges of strokes at the box's border.
     height, width = region.shape
@@ -98,7 +98,7 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
     strongest = digit.max()
     clear = digit[digit > 0.2 * strongest]
     if clear.size == 0 or strongest <= 0:
-        raise ImageError("no ink found")
+        raise NoInkError("no ink found")
     full = _quantile(clear, 1.0 - SATURATED_SHARE)
     digit = np.clip(digit / max(full, 1e-6), 0.0, 1.0)
     return _place_by_centre_of_mass(np.rint(digit * 255.0).astype(np.uint8))
@@ -145,7 +145,7 @@ def _thicken(ink: np.ndarray, output_per_pixel: float) -> np.ndarray:
 def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero(ink.max(axis=1) > 0) if ink.size else np.empty(0, int)
     if len(rows) == 0:
-        raise ImageError("no ink found")
+        raise NoInkError("no ink found")
     cols = np.flatnonzero(ink.max(axis=0) > 0)
     return ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
 

@@ -49,7 +49,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Strict JSON (NaN/inf as null, numpy values as numbers; digitlab.jsonable), written atomically."""
-    from digitlab.jsonable import dumps
+    """Strict JSON (NaN/inf as null, numpy values as numbers; digitlab.utils.jsonable), written atomically."""
+    from digitlab.utils.jsonable import dumps
 
     atomic_write_text(path, dumps(obj) + "\n")

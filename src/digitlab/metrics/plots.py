@@ -13,7 +13,7 @@ if not os.environ.get("MPLBACKEND"):  # Jupyter sets its inline backend here; Ag
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from digitlab.fileio import atomic_open  # noqa: E402
+from digitlab.utils.fileio import atomic_open  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike) -> None:

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from digitlab.artifacts import META, WEIGHTS, Classifier, TorchClassifier, softmax_unless_probs
 from digitlab.errors import ModelError
 from digitlab.export.onnx_export import session
-from digitlab.fileio import atomic_write_bytes, atomic_write_json
+from digitlab.inference.classifier import META, WEIGHTS, Classifier, TorchClassifier, softmax_unless_probs
+from digitlab.inference.normalization import Normalization
+from digitlab.utils.fileio import atomic_write_bytes, atomic_write_json
 
 AGREEMENT_TOLERANCE = 1e-4  # largest probability difference from torch on the check images
 ONNX_FILE = "model.onnx"
@@ -31,7 +32,7 @@ class OnnxRuntimeClassifier(Classifier):
     """A model run by an ONNX Runtime CPU session (float pixels in [0, 1], normalisation inside the graph)."""
 
     def __init__(self, session: Any, name: str, args: dict[str, Any], classes: tuple[str, ...],
-                 normalization: dict[str, Any], meta: dict[str, Any] | None = None,
+                 normalization: Normalization | dict[str, Any], meta: dict[str, Any] | None = None,
                  weights: Path | None = None) -> None:
         super().__init__(name, args, classes, normalization, meta)
         self.session = session
@@ -84,8 +85,8 @@ def attach_onnx(directory: Path, check: np.ndarray | None = None) -> Path:
 
     ``check``: uint8 (N, 28, 28) images on which ONNX Runtime must agree with torch (default: a random batch).
     """
-    from digitlab.artifacts import load_classifier, resolve_model_dir
     from digitlab.export.onnx_export import check_onnx, onnx_bytes
+    from digitlab.inference.classifier import load_classifier, resolve_model_dir
 
     directory = resolve_model_dir(directory)
     model = load_classifier(directory, runtime="torch")
@@ -107,7 +108,7 @@ def load_onnx_file(directory: Path, meta: dict[str, Any], threads: int | None = 
     """The model's own ``model.onnx`` in ONNX Runtime, or None where there is none, it is stale (the weights
     changed since it was exported), or onnxruntime is not installed.
 
-    ``threads``: intra-op threads; None: an explicit choice (digitlab.threads) or one, since a call reads a few
+    ``threads``: intra-op threads; None: an explicit choice (digitlab.utils.threads) or one, since a call reads a few
     28x28 digits and a second thread only waits for the first."""
     entry = meta.get("onnx")
     if not entry or not (directory / entry["file"]).is_file() or weights_sha256(directory) != entry["weights_sha256"]:
@@ -116,7 +117,7 @@ def load_onnx_file(directory: Path, meta: dict[str, Any], threads: int | None = 
         import onnxruntime  # noqa: F401 - only to know whether it is there
     except ImportError:
         return None
-    from digitlab.threads import requested_threads
+    from digitlab.utils.threads import requested_threads
 
     threads = threads or requested_threads() or 1
     rest = {k: v for k, v in meta.items() if k not in ("model", "args", "classes", "normalization")}

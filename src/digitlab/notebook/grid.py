@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import DigitlabError
-from digitlab.inputs import as_uint8_images
+from digitlab.inference.inputs import as_uint8_images
 
 MAX_IMAGES = 400  # a grid of more is unreadable, and slow to draw
 
@@ -55,13 +55,13 @@ class DigitGrid:
         return fig
 
     def _repr_png_(self) -> bytes:
-        from digitlab.display import figure_png
+        from digitlab.notebook.display import figure_png
 
         return figure_png(self.figure)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the grid as a PNG (atomically)."""
-        from digitlab.fileio import atomic_write_bytes
+        from digitlab.utils.fileio import atomic_write_bytes
 
         atomic_write_bytes(path, self._repr_png_())
 

@@ -58,17 +58,17 @@ class Evaluation:
         }
 
     def _repr_html_(self) -> str:  # Jupyter: per-class and confusion tables beside the heatmap
-        from digitlab.display import evaluation_html
+        from digitlab.notebook.display import evaluation_html
 
         return evaluation_html(self)
 
     def _repr_png_(self) -> bytes:
-        from digitlab.display import confusion_png
+        from digitlab.notebook.display import confusion_png
 
         return confusion_png(self)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        from digitlab.display import evaluation_text
+        from digitlab.notebook.display import evaluation_text
 
         printer.text(evaluation_text(self))
 

@@ -8,7 +8,10 @@ reader can check them against the published descriptions line by line.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from digitlab.errors import DigitlabError
@@ -194,10 +197,35 @@ RECIPES: dict[str, Recipe] = {
 
 
 def get_recipe(name: str) -> Recipe:
-    try:
+    """A named recipe, or one read from a JSON file (``digitlab sweep`` writes its best settings as one).
+
+    >>> get_recipe("seed-001").batch_size
+    16
+    """
+    if name in RECIPES:
         return RECIPES[name]
-    except KeyError:
-        raise DigitlabError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}") from None
+    if name.endswith(".json") or os.sep in name:
+        return load_recipe_file(Path(name))
+    raise DigitlabError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)} (or a recipe .json file)")
+
+
+def load_recipe_file(path: Path) -> Recipe:
+    """A recipe written by ``Recipe.to_json`` (every field optional but ``name`` and ``model``), validated."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DigitlabError(f"{path}: not a readable recipe file ({e})") from None
+    if not isinstance(doc, dict) or not {"name", "model"} <= set(doc):
+        raise DigitlabError(f"{path}: a recipe file is a JSON object with at least 'name' and 'model'")
+    unknown = set(doc) - {f.name for f in dataclasses.fields(Recipe)}
+    if unknown:
+        raise DigitlabError(f"{path}: unknown recipe field(s): {', '.join(sorted(unknown))}")
+    try:
+        recipe = Recipe.from_json(doc)
+    except TypeError as e:
+        raise DigitlabError(f"{path}: bad recipe ({e})") from None
+    recipe.validate()
+    return recipe
 
 
 def default_recipe(model: str) -> Recipe:

@@ -4,7 +4,7 @@ Plain PyTorch: the whole split lives on the device (``DeviceBatches``), one opti
 a per-batch schedule, validation after each epoch, the best epoch's weights kept (model selection on
 validation, never on test), an atomic checkpoint after every epoch so a killed run can resume and end
 bit-identical to an uninterrupted one (on CPU). Steps and evaluation run on the intra-op threads
-``digitlab.threads`` chooses from the work (``thread_plan``).
+``digitlab.utils.threads`` chooses from the work (``thread_plan``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from digitlab.augment import Affine
 from digitlab.data.batches import DeviceBatches
 from digitlab.data.datasets import Digits
 from digitlab.errors import DigitlabError
-from digitlab.fileio import atomic_open
-from digitlab.recipes import Recipe
-from digitlab.threads import run_plan, torch_macs, torch_threads
+from digitlab.inference.normalization import Normalization
+from digitlab.training.augment import Affine
+from digitlab.training.recipes import Recipe
+from digitlab.utils.fileio import atomic_open
+from digitlab.utils.threads import run_plan, torch_macs, torch_threads
 
 CHECKPOINT = "checkpoint.pt"
 EVAL_BATCH = 2048
@@ -98,7 +99,7 @@ def evaluate_batches(model: nn.Module, batches: DeviceBatches, loss_fn: Callable
 
 def thread_plan(model: nn.Module, batch_size: int, threads: object = None) -> dict[str, int]:
     """Intra-op threads for this model's training steps ("train") and evaluation batches ("eval"):
-    ``threads`` (an int, "auto" or None) where given, else digitlab.threads' policy from the MACs per image."""
+    ``threads`` (an int, "auto" or None) where given, else digitlab.utils.threads' policy from the MACs per image."""
     return run_plan(torch_macs(model), batch_size, EVAL_BATCH, threads)
 
 
@@ -135,10 +136,10 @@ class ProgressBar:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from digitlab.console import err
+        from digitlab.utils.console import err
 
         if err.is_jupyter:  # rich would draw into a widget that a saved notebook cannot show
-            from digitlab.notebook_progress import NotebookProgress as Progress  # noqa: N814
+            from digitlab.notebook.progress import NotebookProgress as Progress  # noqa: N814
         self.progress = Progress(
             TextColumn(f"epoch {epoch + 1}/{self.epochs}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2%}  {task.fields[ips]:>7,.0f} img/s"),
@@ -159,7 +160,7 @@ class ProgressBar:
             return
         self.progress.stop()
         self.progress = None
-        from digitlab.console import err
+        from digitlab.utils.console import err
 
         val = (f"  val loss {record['val_loss']:.4f}  val acc {record['val_acc']:.2%}"
                if record.get("val_acc") is not None else "")
@@ -210,22 +211,20 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
 def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device: torch.device,
          run_dir: Path | None, target: Target | None, test: Digits | None, show_progress: bool,
          on_epoch: Callable[[dict], None] | None, resume: dict[str, Any] | None, eval_threads: int) -> FitState:
-    from digitlab.data.transforms import normalization
-
     def evaluate(batches: DeviceBatches) -> tuple[float, float]:
         with torch_threads(eval_threads):
             return evaluate_batches(eval_model, batches, loss_fn)
 
-    mean, std = normalization(recipe.normalization)
+    norm = Normalization.named(recipe.normalization)
     model = model.to(device)
-    train_batches = DeviceBatches(train, recipe.batch_size, mean=mean, std=std, shuffle=True, seed=recipe.seed,
+    train_batches = DeviceBatches(train, recipe.batch_size, normalization=norm, shuffle=True, seed=recipe.seed,
                                   device=device)
-    val_batches = DeviceBatches(val, EVAL_BATCH, mean=mean, std=std, device=device)
+    val_batches = DeviceBatches(val, EVAL_BATCH, normalization=norm, device=device)
     target_batches = val_batches
     if target is not None and target.split == "test":
         if test is None:
             raise DigitlabError("--target-split test needs the test split")
-        target_batches = DeviceBatches(test, EVAL_BATCH, mean=mean, std=std, device=device)
+        target_batches = DeviceBatches(test, EVAL_BATCH, normalization=norm, device=device)
     optimizer = make_optimizer(model.parameters(), recipe)
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(train_batches))
     loss_fn = loss_function(recipe)

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from digitlab.artifacts import Classifier, load_classifier
-from digitlab.errors import ImageError
-from digitlab.inputs import as_uint8_images
+from digitlab.inference.classifier import Classifier, load_classifier
+from digitlab.vision.crops import find_digit_crops
 
 DOUBTFUL = "?"
 
@@ -46,17 +45,17 @@ class Reading:
                 "items": [item.to_json() for item in self.items]}
 
     def _repr_html_(self) -> str:  # Jupyter: the string, a per-digit table, each crop with its probabilities
-        from digitlab.display import reading_html
+        from digitlab.notebook.display import reading_html
 
         return reading_html(self)
 
     def _repr_png_(self) -> bytes:
-        from digitlab.display import reading_png
+        from digitlab.notebook.display import reading_png
 
         return reading_png(self)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        from digitlab.display import reading_text
+        from digitlab.notebook.display import reading_text
 
         printer.text(reading_text(self))
 
@@ -100,36 +99,3 @@ def recognize(image: Any, model: str | Classifier = "default", multi: bool | Non
     model = _model(model)
     crops, boxes = find_digit_crops(image, model, multi, max_pixels)
     return read_crops(model, crops, boxes, top_k, min_confidence)
-
-
-def looks_like_mnist(grey: np.ndarray) -> bool:
-    """A 28x28 image already in MNIST's form: light ink on a black ground (the border), some of it bright.
-
-    Such an image (an MNIST digit saved as PNG, a client's own crop) is classified as it is: re-cropping
-    and re-centring would only blur it. Anything else, 28x28 dark-on-light included, is preprocessed.
-    """
-    if grey.shape != (28, 28):
-        return False
-    border = np.concatenate([grey[:2].ravel(), grey[-2:].ravel(), grey[2:-2, :2].ravel(), grey[2:-2, -2:].ravel()])
-    return float(border.mean()) <= 16.0 and int(grey.max()) >= 128
-
-
-def find_digit_crops(image: Any, model: Classifier, multi: bool | None = None,
-                     max_pixels: int | None = None) -> tuple[np.ndarray, list[list[int] | None]]:
-    """The 28x28 uint8 digits in an image, left to right, and their boxes in the image's pixels.
-
-    A (28, 28) array is taken as an MNIST-ready digit as it is (uint8, or floats in 0..1 or 0..255), and
-    so is a 28x28 image that ``looks_like_mnist``. Raises ImageError for an unreadable image or one without ink.
-    """
-    from digitlab.vision import DEFAULT_MAX_PIXELS, WORK_SIDE, extract_digits, read_image
-
-    if isinstance(image, np.ndarray) and image.shape == (28, 28):
-        return as_uint8_images(image), [None]
-    decoded = read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_side=WORK_SIDE)
-    if looks_like_mnist(decoded.grey):
-        return decoded.grey[None], [[0, 0, 28, 28]]
-    # The model breaks near-ties in segmentation: split or keep whole, whichever it reads more surely.
-    crops = extract_digits(decoded.grey, multi=multi, scorer=lambda x: model.predict_proba(x).max(axis=1))
-    if not crops:
-        raise ImageError("no ink found")
-    return np.stack([c.image for c in crops]), [list(c.box.scaled(decoded.scale)) for c in crops]

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from digitlab import plots
 from digitlab.errors import DataError
-from digitlab.evaluation import Evaluation
-from digitlab.fileio import atomic_write_json, atomic_write_text
-from digitlab.jsonable import plain
+from digitlab.metrics import plots
+from digitlab.metrics.evaluation import Evaluation
+from digitlab.utils.fileio import atomic_write_json, atomic_write_text
+from digitlab.utils.jsonable import plain
 
 FIGURES = {"curves": "curves.png", "confusion": "confusion.png", "errors": "errors.png"}
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")

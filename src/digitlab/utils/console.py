@@ -12,8 +12,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(obj: Any) -> None:
-    """``obj`` as one strict JSON document on stdout (digitlab.jsonable: NaN becomes null)."""
-    from digitlab.jsonable import dumps
+    """``obj`` as one strict JSON document on stdout (digitlab.utils.jsonable: NaN becomes null)."""
+    from digitlab.utils.jsonable import dumps
 
     sys.stdout.write(dumps(obj) + "\n")
     sys.stdout.flush()

@@ -1,7 +1,7 @@
 """What results look like in Jupyter: HTML tables and PNG figures for TrainResult, Evaluation and Reading.
 
 The classes keep one-line ``_repr_html_`` / ``_repr_png_`` methods that call these functions, so the
-display code lives here and the result classes stay plain data. Figures come from ``digitlab.plots``
+display code lives here and the result classes stay plain data. Figures come from ``digitlab.metrics.plots``
 (the same drawings as a run's report) or are built with matplotlib's object API, never through pyplot's
 global state, so a notebook shows each figure once and a script opens no window.
 """
@@ -30,7 +30,7 @@ def figure_png(fig: Any, dpi: int = 100) -> bytes:
 
 
 def plot_png(draw: Callable[[Path], None]) -> bytes:
-    """PNG bytes of a ``digitlab.plots`` drawing, which writes its figure to a file path."""
+    """PNG bytes of a ``digitlab.metrics.plots`` drawing, which writes its figure to a file path."""
     with tempfile.TemporaryDirectory(prefix="digitlab-figure-") as tmp:
         path = Path(tmp) / "figure.png"
         draw(path)
@@ -65,7 +65,7 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 def curves_png(history: Sequence[dict]) -> bytes:
     """Loss and accuracy per epoch, as in a run's curves.png."""
-    from digitlab.plots import training_curves
+    from digitlab.metrics.plots import training_curves
 
     return plot_png(lambda path: training_curves(history, path))
 
@@ -94,7 +94,7 @@ def train_result_html(result: Any) -> str:
 # --- Evaluation ------------------------------------------------------------------------------------------
 
 def confusion_png(evaluation: Any) -> bytes:
-    from digitlab.plots import confusion_heatmap
+    from digitlab.metrics.plots import confusion_heatmap
 
     return plot_png(lambda path: confusion_heatmap(evaluation.confusion, evaluation.classes, path))
 

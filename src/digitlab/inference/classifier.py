@@ -14,25 +14,26 @@ import numpy as np
 
 from digitlab import __version__
 from digitlab.errors import ModelError
-from digitlab.fileio import atomic_write_bytes, atomic_write_json
-from digitlab.inputs import as_unit_images
+from digitlab.inference.inputs import as_unit_images
+from digitlab.inference.normalization import Normalization
+from digitlab.utils.fileio import atomic_write_bytes, atomic_write_json
 
 FORMAT = "digitlab-model"
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 META = "model.json"
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).parent.parent / "pretrained"
 
 
 class Classifier:
     """A trained digit classifier: ``predict_proba`` / ``predict`` / ``score`` on uint8 or float images."""
 
-    def __init__(self, name: str, args: dict[str, Any], classes: tuple[str, ...], normalization: dict[str, Any],
-                 meta: dict[str, Any] | None = None) -> None:
+    def __init__(self, name: str, args: dict[str, Any], classes: tuple[str, ...],
+                 normalization: Normalization | dict[str, Any] | str, meta: dict[str, Any] | None = None) -> None:
         self.name = name
         self.args = args
         self.classes = tuple(classes)
-        self.normalization = normalization
+        self.normalization = Normalization.from_json(normalization)
         self.meta = dict(meta or {})
 
     def predict_proba(self, images: object) -> np.ndarray:
@@ -69,7 +70,7 @@ class Classifier:
         kept = {k: v for k, v in self.meta.items() if k != "onnx"}
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "digitlab_version": __version__,
                 "model": self.name, "args": self.args, "classes": list(self.classes),
-                "normalization": self.normalization, **kept, **(extra or {})}
+                "normalization": self.normalization.to_json(), **kept, **(extra or {})}
         self.meta = {k: v for k, v in meta.items() if k not in ("model", "args", "classes", "normalization")}
         atomic_write_json(directory / META, meta)
         return directory
@@ -101,7 +102,7 @@ class NumpyClassifier(Classifier):
 class TorchClassifier(Classifier):
     """Wraps a torch module; applies the training normalisation and batches inference.
 
-    Each call runs on the intra-op threads digitlab.threads chooses for its batch (one for small batches: on a
+    Each call runs on the intra-op threads digitlab.utils.threads chooses for its batch (one for small batches: on a
     busy machine, threads waiting for each other made single-image inference ~500x slower); ``threads`` (an int,
     "auto" or None) overrides that.
     """
@@ -119,7 +120,7 @@ class TorchClassifier(Classifier):
 
     def threads_for(self, batch: int) -> int:
         """Intra-op threads for one call on ``batch`` images."""
-        from digitlab.threads import inference_threads, requested_threads, torch_macs
+        from digitlab.utils.threads import inference_threads, requested_threads, torch_macs
 
         if self.device.type != "cpu":  # the CPU only feeds the device
             return requested_threads(self.threads) or 1
@@ -130,14 +131,13 @@ class TorchClassifier(Classifier):
     def logits(self, x: np.ndarray) -> np.ndarray:
         import torch
 
-        from digitlab.threads import torch_threads
+        from digitlab.utils.threads import torch_threads
 
-        mean, std = self.normalization["mean"], self.normalization["std"]
         out = []
         with torch.inference_mode(), torch_threads(self.threads_for(len(x))):
             for i in range(0, len(x), self.batch_size):
                 batch = torch.from_numpy(x[i:i + self.batch_size]).to(self.device).unsqueeze(1)
-                out.append(self.module((batch - mean) / std).float().cpu())
+                out.append(self.module(self.normalization.apply(batch)).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
 
     def _proba(self, x: np.ndarray) -> np.ndarray:
@@ -216,7 +216,7 @@ def load_classifier(path_or_name: str | os.PathLike, device: str = "cpu", runtim
     if meta.get("format") != FORMAT:
         raise ModelError(f"{directory / META}: not a digitlab model (format {meta.get('format')!r})")
     if runtime == "auto" and device == "cpu":
-        from digitlab.export.onnx_runtime import load_onnx_file
+        from digitlab.inference.onnx_runtime import load_onnx_file
 
         if (fast := load_onnx_file(directory, meta)) is not None:
             return fast

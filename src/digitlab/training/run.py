@@ -2,7 +2,7 @@
 
 Run directory: config.json, model.safetensors + model.json, metrics.jsonl (one line per epoch),
 checkpoint.pt (torch models; for --resume), report.md, report.json, curves.png, confusion.png, errors.png.
-config.json and the report record the threads the run chose (digitlab.threads).
+config.json and the report record the threads the run chose (digitlab.utils.threads).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from digitlab import __version__
-from digitlab.artifacts import Classifier, wrap
 from digitlab.data.datasets import Digits, load_dataset
-from digitlab.data.transforms import normalization
 from digitlab.errors import DigitlabError
-from digitlab.fileio import atomic_write_json, atomic_write_text
+from digitlab.inference.classifier import Classifier, wrap
+from digitlab.inference.normalization import Normalization
 from digitlab.models.registry import create_model, get_spec, model_args, model_class
-from digitlab.recipes import TEST_SELECTION_NOTE, Recipe
-from digitlab.threads import parse_threads
+from digitlab.training.recipes import TEST_SELECTION_NOTE, Recipe
+from digitlab.utils.fileio import atomic_write_json, atomic_write_text
+from digitlab.utils.threads import parse_threads
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -49,17 +49,17 @@ class TrainResult:
                 "threads": self.threads, "report": str(self.run_dir / "report.md")}
 
     def _repr_html_(self) -> str:  # Jupyter: summary and per-epoch tables, then the curves
-        from digitlab.display import train_result_html
+        from digitlab.notebook.display import train_result_html
 
         return train_result_html(self)
 
     def _repr_png_(self) -> bytes:
-        from digitlab.display import curves_png
+        from digitlab.notebook.display import curves_png
 
         return curves_png(self.history)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython's text form: one line, not every field
-        from digitlab.display import train_result_text
+        from digitlab.notebook.display import train_result_text
 
         printer.text(train_result_text(self))
 
@@ -70,7 +70,7 @@ class RunOptions:
     target_acc: float | None = None
     target_split: str = "val"
     data_dir: str | None = None
-    threads: int | None = None  # None: digitlab.threads decides from the work and the free CPUs
+    threads: int | None = None  # None: digitlab.utils.threads decides from the work and the free CPUs
 
     def validate(self) -> None:
         parse_threads(self.threads)
@@ -110,7 +110,7 @@ def _write_metrics(run_dir: Path, history: list[dict]) -> None:
 
 def _fit_numpy(recipe: Recipe, net: Any, train: Digits, val: Digits, run_dir: Path, show_progress: bool,
                plan: dict[str, int]) -> list[dict]:
-    from digitlab.console import err
+    from digitlab.utils.console import err
 
     history: list[dict] = []
 
@@ -129,7 +129,7 @@ def _fit_numpy(recipe: Recipe, net: Any, train: Digits, val: Digits, run_dir: Pa
 def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Path | None = None,
                  resume: Path | None = None, show_progress: bool = False, report: bool = True) -> TrainResult:
     """Train by ``recipe`` (or resume the run in ``resume``) and write the whole run directory."""
-    from digitlab.evaluation import evaluate_probs
+    from digitlab.metrics.evaluation import evaluate_probs
 
     if resume is not None:
         resume = Path(resume)
@@ -148,8 +148,7 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
             raise DigitlabError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
     spec = get_spec(recipe.model)
     train, val, test, ds = prepare_data(recipe, options.data_dir)
-    norm_mean, norm_std = normalization(recipe.normalization)
-    norm = {"name": recipe.normalization, "mean": norm_mean, "std": norm_std}
+    norm = Normalization.named(recipe.normalization)
     model_kwargs = dict(recipe.model_args)
     if recipe.classes and spec.family == "torch":
         model_kwargs.setdefault("num_classes", len(recipe.classes))
@@ -164,7 +163,7 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
     else:
         import torch
 
-        from digitlab.training import thread_plan
+        from digitlab.training.engine import thread_plan
 
         torch.manual_seed(recipe.seed)
         module = create_model(recipe.model, **args)
@@ -189,7 +188,7 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
         model_obj = net
         args = {**args, **net.get_params()}
     else:
-        from digitlab.training import CHECKPOINT, Target, fit, load_checkpoint, pick_device
+        from digitlab.training.engine import CHECKPOINT, Target, fit, load_checkpoint, pick_device
 
         device = pick_device(options.device)
         checkpoint = load_checkpoint(run_dir / CHECKPOINT) if resume is not None else None
@@ -217,7 +216,7 @@ def run_training(recipe: Recipe, options: RunOptions = RunOptions(), run_dir: Pa
                                                 "epochs": len(history)}})
     if not report:  # benchmarks: the model files are enough
         return result
-    from digitlab.report import write_report  # matplotlib: 1.5 s of imports that a run without a report skips
+    from digitlab.training.report import write_report  # matplotlib: 1.5 s of imports that a run without a report skips
 
     notes = [TEST_SELECTION_NOTE, *recipe.notes]
     if recipe.published:

@@ -1,0 +1,1 @@
+"""Measuring a classifier: accuracy, confusion, per-class figures, and the plots of them."""

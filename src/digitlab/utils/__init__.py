@@ -1,0 +1,1 @@
+"""Plumbing shared by every part: atomic file writes, strict JSON, the console, optional extras, CPU threads."""
