@@ -2,15 +2,18 @@
 
 Each seed runs the baseline and every candidate back to back in one process, so machine noise hits them
 alike; the summary reports the ratios of mean, median and min times, and of process CPU time (robust to
-other jobs on this shared 2-core machine). Candidates: 'final' (the shipped FastCNN + FAST_RECIPE, optionally
-'final:c1=16,c2=24,hidden=64') or 'arch:key=value,...' (see ARCHS) trained by ``Recipe`` (``--set`` overrides).
+other jobs on this shared 2-core machine). Candidates: 'final' (the shipped `cnn` recipe, read from
+digitlab.training.recipes, optionally 'final:c1=16,c2=24,hidden=64') or 'arch:key=value,...' (see ARCHS)
+trained by this file's search ``Recipe`` (``--set`` overrides). Both train on all 60k training images, as the
+baseline does (`digitlab train cnn` holds out the last 5,000 for validation).
 
     # the shipped recipe against the baseline, 5 seeds, interleaved
-    DIGITLAB_DATA=/tmp/dl-data OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/explore_fast_cnn.py \
+    DIGITLAB_DATA=/tmp/dl-data OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/explorations/explore_fast_cnn.py \
         --threads 2 --seeds 5 --candidates final
     # an exploration run
-    DIGITLAB_DATA=/tmp/dl-data .venv/bin/python benchmarks/explore_fast_cnn.py --threads 1 --seeds 2 --no-baseline \
-        --candidates s2pool:bn1=0,bn2=1,bnh=1,c1=16,c2=16,hidden=64 --set label_smoothing=0.1 lr=0.02 channels_last=1
+    DIGITLAB_DATA=/tmp/dl-data .venv/bin/python benchmarks/explorations/explore_fast_cnn.py --threads 1 --seeds 2 \
+        --no-baseline --candidates s2pool:bn1=0,bn2=1,bnh=1,c1=16,c2=16,hidden=64 \
+        --set label_smoothing=0.1 lr=0.02 channels_last=1
 
 Under load from other processes, OpenMP's default spin-waiting makes 2-thread timings swing 10x from run to
 run; OMP_WAIT_POLICY=PASSIVE (or --threads 1) gives stable ratios.
@@ -157,32 +160,37 @@ def run_candidate(factory, recipe: Recipe, train_x: torch.Tensor, train_y: torch
 
 def run_fast_recipe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
                     seed: int, **model_args) -> dict[str, float]:
-    """The deliverable as shipped: FastCNN trained by FAST_RECIPE, read field by field (candidate name 'final').
+    """The deliverable as shipped (candidate name 'final'): the `cnn` recipe of digitlab.training.recipes, its
+    model, optimiser, schedule and loss built by the training engine's own helpers, one step per batch.
 
-    ``model_args`` override FAST_RECIPE["model"] ('final:c1=16,c2=24,hidden=64').
+    ``model_args`` override the recipe's model arguments ('final:c1=16,c2=24,hidden=64').
     """
-    from digitlab.models.cnn import FAST_RECIPE, FastCNN
+    from digitlab.models.registry import create_model
+    from digitlab.training.engine import loss_function, make_optimizer, make_scheduler
+    from digitlab.training.recipes import get_recipe
 
-    r = {**FAST_RECIPE, "model": {**FAST_RECIPE["model"], **model_args}}
-    assert r["normalization"] == (0.1307, 0.3081) and r["schedule_step"] == "batch" and r["shuffle"]
+    recipe = get_recipe("cnn")
+    # load_mnist_tensors normalises with the baseline's (0.1307, 0.3081): the `mnist` preset the recipe names.
+    assert recipe.normalization == "mnist", recipe.normalization
     torch.manual_seed(seed)
-    n, bs = len(train_y), r["batch_size"]
-    steps = r["epochs"] * (n // bs if r["drop_last"] else math.ceil(n / bs))
+    n, bs = len(train_y), recipe.batch_size
+    steps_per_epoch = math.ceil(n / bs)  # the last, partial batch is kept, as the engine does
     start, cpu_start = time.perf_counter(), time.process_time()
-    model = FastCNN(**r["model"]).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), **r["optimizer_args"])
-    sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, total_steps=steps, **r["schedule_args"])
+    model = create_model(recipe.model, **{**recipe.model_args, **model_args})
+    optimizer = make_optimizer(model.parameters(), recipe)
+    sched = make_scheduler(optimizer, recipe, recipe.epochs * steps_per_epoch)
+    loss_of = loss_function(recipe)
     model.train()
-    for _ in range(r["epochs"]):
+    for _ in range(recipe.epochs):
         order = torch.randperm(n)
-        for i in range(steps // r["epochs"]):
+        for i in range(steps_per_epoch):
             idx = order[i * bs:(i + 1) * bs]
-            loss = F.cross_entropy(model(train_x.index_select(0, idx)), train_y.index_select(0, idx),
-                                   label_smoothing=r["label_smoothing"])
+            loss = loss_of(model(train_x.index_select(0, idx)), train_y.index_select(0, idx))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"seconds": seconds, "cpu": cpu, "test_acc": accuracy(model, test_x, test_y)}
 
