@@ -10,7 +10,7 @@ import sys
 import psutil
 import pytest
 
-from digitlab.cli import bench_load
+from digitlab.bench import load as bench_load
 
 
 def busy_children() -> list[psutil.Process]:

@@ -6,7 +6,7 @@ import time
 
 import psutil
 
-from digitlab.cli.bench_serve import tree_cpu_seconds, tree_rss_mb
+from digitlab.bench.serve import tree_cpu_seconds, tree_rss_mb
 
 # A parent that starts a child which burns CPU and holds 64 MB, then waits: as uvicorn does with its workers.
 PARENT = """

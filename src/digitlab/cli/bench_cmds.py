@@ -26,11 +26,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
               "the CPU's fp32 matmul roof."),
     "predict": (__name__, "End-to-end latency of one 1-megapixel JPEG photo of one digit: decode -> preprocess -> "
                 "model."),
-    "serve": ("digitlab.cli.bench_serve", "Single-image POST /v1/recognize at each concurrency: req/s, p50/p99 "
+    "serve": ("digitlab.bench.serve", "Single-image POST /v1/recognize at each concurrency: req/s, p50/p99 "
               "latency, errors, server memory."),
-    "load": ("digitlab.cli.bench_load", "Training and predict beside 0, 1 and 2 busy processes: the thread policy "
+    "load": ("digitlab.bench.load", "Training and predict beside 0, 1 and 2 busy processes: the thread policy "
              "against the settings before it."),
-    "startup": ("digitlab.cli.bench_startup", "Wall time of whole processes: python -c pass, digitlab "
+    "startup": ("digitlab.bench.startup", "Wall time of whole processes: python -c pass, digitlab "
                 "--help/--version, predict one photo."),
 }
 
@@ -124,7 +124,7 @@ def bench_infer(
     from digitlab.export import torch_model
     from digitlab.export.check import evaluation_data
     from digitlab.export.quantize import calibration_subset
-    from digitlab.export.speed import benchmark
+    from digitlab.bench.runtimes import benchmark
     from digitlab.inference.classifier import load_classifier
 
     classifier = torch_model(load_classifier(model))

@@ -135,7 +135,7 @@ def bench_serve(
     json: bool = Json,
 ) -> None:
     """Single-image POST /v1/recognize at each concurrency: req/s, p50/p99 latency, errors, server memory."""
-    from digitlab.serve.loadgen import build_request, new_event_loop, run_load
+    from digitlab.bench.loadgen import build_request, new_event_loop, run_load
 
     levels = [int(v) for v in concurrency.split(",") if v.strip()]
     if not levels or min(levels) < 1:
