@@ -78,8 +78,9 @@ def test_train_json_then_eval_json(mnist_dir, tmp_path):
 
 
 def test_resume_after_sigkill_gives_bit_identical_weights(mnist_dir, tmp_path):
+    # One thread: the two runs must not pick different thread counts from a busy machine's free CPUs.
     args = ["train", "lenet-lite", "--epochs", "4", "--limit", "1500", "--batch-size", "32", "--lr", "3e-3",
-            "--device", "cpu", "--json"]
+            "--device", "cpu", "--threads", "1", "--json"]
     assert run(args + ["--run-dir", str(tmp_path / "straight")], mnist_dir).returncode == 0
 
     killed = tmp_path / "killed"

@@ -122,7 +122,7 @@ def test_shot_noise_is_reproducible_and_a_resumed_run_ends_bit_identical(mnist_d
     def train_model(epochs, **kw):  # noqa: ANN001, ANN003, ANN202
         torch.manual_seed(recipe.seed)
         model = create_model("hybrid-qnn", **recipe.model_args)
-        fit(model, recipe.override(epochs=epochs), train, val, device=torch.device("cpu"), **kw)
+        fit(model, recipe.override(epochs=epochs), train, val, device=torch.device("cpu"), threads=1, **kw)
         return model.state_dict()
 
     straight = train_model(2)

@@ -71,7 +71,8 @@ def test_training_learns(mnist_dir, tmp_path):
 def test_same_command_twice_gives_bit_identical_weights(mnist_dir, tmp_path):
     runs = []
     for i in range(2):
-        digitlab.train("cnn", limit=1000, run_dir=tmp_path / f"r{i}", data_dir=str(mnist_dir), device="cpu")
+        digitlab.train("cnn", limit=1000, run_dir=tmp_path / f"r{i}", data_dir=str(mnist_dir), device="cpu",
+                       threads=1)  # not a thread count each run picks from a busy machine's free CPUs
         runs.append(load_file(str(tmp_path / f"r{i}" / "model.safetensors")))
     assert runs[0].keys() == runs[1].keys()
     for key in runs[0]:
@@ -138,17 +139,19 @@ def test_resume_with_augmentation_and_ema_is_bit_identical(mnist, tmp_path):
         return create_model("lenet-lite")
 
     straight = model()
-    fit(straight, recipe, train, val, device=torch.device("cpu"))
+    fit(straight, recipe, train, val, device=torch.device("cpu"), threads=1)
 
     def stop_after_first(record):
         if record["epoch"] == 1:
             raise _Interrupt
 
     with pytest.raises(_Interrupt):
-        fit(model(), recipe, train, val, device=torch.device("cpu"), run_dir=tmp_path, on_epoch=stop_after_first)
+        fit(model(), recipe, train, val, device=torch.device("cpu"), threads=1, run_dir=tmp_path,
+            on_epoch=stop_after_first)
     resumed = model()
     torch.manual_seed(123)  # the checkpoint, not the ambient RNG, must decide what happens next
-    fit(resumed, recipe, train, val, device=torch.device("cpu"), resume=load_checkpoint(tmp_path / CHECKPOINT))
+    fit(resumed, recipe, train, val, device=torch.device("cpu"), threads=1,
+        resume=load_checkpoint(tmp_path / CHECKPOINT))
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 

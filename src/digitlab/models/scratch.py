@@ -33,6 +33,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from digitlab.errors import DataError, ModelError
+from digitlab.models.registry import register_model
 from digitlab.utils.threads import inference_threads, run_plan
 
 COSTS = ("quadratic", "cross-entropy")
@@ -105,6 +106,9 @@ def as_inputs(images: Any, n_inputs: int, dtype: str = "float32") -> np.ndarray:
     return x.astype(dtype, copy=False)
 
 
+@register_model("scratch", family="numpy", default_recipe="seed-004",
+                description="NumPy from scratch: fully connected sigmoid net [784, 30, 10], quadratic cost",
+                defaults={"sizes": (784, 30, 10)}, reproduces="seed-004", published="> 96% test (~95% typical)")
 class ScratchNetwork:
     """A sigmoid network trained by hand-written, mini-batch-vectorised backprop (seed-004).
 
@@ -115,8 +119,10 @@ class ScratchNetwork:
 
     def __init__(self, sizes: Sequence[int] = (784, 30, 10), *, cost: str = "quadratic",
                  output: str = "sigmoid", init: str = "normal", l2: float = 0.0, seed: int = 0,
-                 dtype: str = "float32") -> None:
+                 dtype: str = "float32", num_classes: int | None = None) -> None:
         sizes = [int(s) for s in sizes]
+        if num_classes is not None:  # a class subset (as the torch models take it): the output layer's size
+            sizes[-1] = int(num_classes)
         if len(sizes) < 2 or min(sizes) < 1:
             raise ModelError(f"sizes must list at least two positive layer sizes, got {sizes}")
         for name, value, allowed in (("cost", cost, COSTS), ("output", output, OUTPUTS),

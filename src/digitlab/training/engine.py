@@ -13,7 +13,6 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,12 @@ from digitlab.errors import DigitlabError
 from digitlab.inference.normalization import Normalization
 from digitlab.training.augment import Affine
 from digitlab.training.recipes import Recipe
+from digitlab.training.run_dir import TORCH_CHECKPOINT, RunDir
+from digitlab.training.state import FitState, Target
 from digitlab.utils.fileio import atomic_open
 from digitlab.utils.threads import run_plan, torch_macs, torch_threads
 
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = TORCH_CHECKPOINT  # in the run directory (training/run_dir.py)
 EVAL_BATCH = 2048
 
 
@@ -103,26 +104,6 @@ def thread_plan(model: nn.Module, batch_size: int, threads: object = None) -> di
     return run_plan(torch_macs(model), batch_size, EVAL_BATCH, threads)
 
 
-@dataclass
-class Target:
-    accuracy: float
-    split: str = "val"  # "val", or "test" for speed benchmarks only
-
-
-@dataclass
-class FitState:
-    """Everything a resumed run needs besides the recipe and the data."""
-
-    epoch: int = 0  # epochs completed
-    history: list[dict] = field(default_factory=list)
-    best_val_acc: float = -1.0
-    best_epoch: int = 0
-    best_state: dict[str, torch.Tensor] | None = None
-    train_seconds: float = 0.0
-    time_to_target_s: float | None = None
-    threads: dict[str, int] = field(default_factory=dict)  # the thread plan this (last) session ran on
-
-
 class ProgressBar:
     """A rich progress bar per epoch: loss, accuracy, images/s, ETA. A no-op when disabled."""
 
@@ -171,9 +152,7 @@ class ProgressBar:
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, batches: DeviceBatches,
                      state: FitState, aug_rng: torch.Generator, ema: Any) -> None:
     payload = {
-        "epoch": state.epoch, "history": state.history, "best_val_acc": state.best_val_acc,
-        "best_epoch": state.best_epoch, "best_state": state.best_state, "train_seconds": state.train_seconds,
-        "time_to_target_s": state.time_to_target_s, "model": model.state_dict(),
+        **state.to_dict(), "model": model.state_dict(),
         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
         "batch_rng": batches.get_state(), "torch_rng": torch.get_rng_state(), "aug_rng": aug_rng.get_state(),
         "ema": ema.state_dict() if ema is not None else None,
@@ -190,7 +169,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device: torch.device,
-        run_dir: Path | None = None, target: Target | None = None, test: Digits | None = None,
+        run_dir: RunDir | Path | None = None, target: Target | None = None, test: Digits | None = None,
         show_progress: bool = False, on_epoch: Callable[[dict], None] | None = None,
         resume: dict[str, Any] | None = None, threads: object = None,
         plan: dict[str, int] | None = None) -> FitState:
@@ -201,6 +180,7 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
     (``thread_plan``) set the intra-op threads.
     """
     plan = plan or thread_plan(model, recipe.batch_size, threads)
+    run_dir = RunDir(run_dir) if run_dir is not None else None
     with torch_threads(plan["train"]):
         state = _fit(model, recipe, train, val, device=device, run_dir=run_dir, target=target, test=test,
                      show_progress=show_progress, on_epoch=on_epoch, resume=resume, eval_threads=plan["eval"])
@@ -209,7 +189,7 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
 
 
 def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device: torch.device,
-         run_dir: Path | None, target: Target | None, test: Digits | None, show_progress: bool,
+         run_dir: RunDir | None, target: Target | None, test: Digits | None, show_progress: bool,
          on_epoch: Callable[[dict], None] | None, resume: dict[str, Any] | None, eval_threads: int) -> FitState:
     def evaluate(batches: DeviceBatches) -> tuple[float, float]:
         with torch_threads(eval_threads):
@@ -249,12 +229,11 @@ def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device
         aug_rng.set_state(resume["aug_rng"])
         if ema is not None:
             ema.load_state_dict(resume["ema"])
-        state = FitState(resume["epoch"], list(resume["history"]), resume["best_val_acc"], resume["best_epoch"],
-                         resume["best_state"], resume["train_seconds"], resume["time_to_target_s"])
+        state = FitState.from_dict(resume)
 
     bar = ProgressBar(show_progress, recipe.epochs, len(train_batches))
     model.train()
-    while state.epoch < recipe.epochs and state.time_to_target_s is None:
+    while not state.done(recipe.epochs):
         bar.start(state.epoch)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.int64, device=device)
@@ -282,27 +261,20 @@ def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        state.train_seconds += seconds
-        state.epoch += 1
         train_loss = loss_sum.item() / max(1, seen)
         if not math.isfinite(train_loss):
-            raise DigitlabError(f"training diverged at epoch {state.epoch} (loss {train_loss}); lower --lr")
+            raise DigitlabError(f"training diverged at epoch {state.epoch + 1} (loss {train_loss}); lower --lr")
         val_loss, val_acc = evaluate(val_batches)
-        record = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": correct.item() / max(1, seen),
+        record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_acc": correct.item() / max(1, seen),
                   "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
                   "lr": optimizer.param_groups[0]["lr"]}
-        if val_acc > state.best_val_acc:
-            state.best_val_acc, state.best_epoch = val_acc, state.epoch
-            state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in eval_model.state_dict().items()}
-        if target is not None:
-            reached = val_acc if target.split == "val" else evaluate(target_batches)[1]
-            record[f"{target.split}_acc_for_target"] = reached
-            if reached >= target.accuracy:
-                state.time_to_target_s = state.train_seconds
-        state.history.append(record)
+        state.close_epoch(record, target=target, target_accuracy=lambda: evaluate(target_batches)[1],
+                          snapshot=lambda: {k: v.detach().to("cpu", copy=True)
+                                            for k, v in eval_model.state_dict().items()})
         bar.end(record)
-        if run_dir is not None:
+        if run_dir is not None:  # the checkpoint first: metrics.jsonl never runs ahead of what --resume restores
             _save_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, train_batches, state, aug_rng, ema)
+            run_dir.write_metrics(state.history)
         if on_epoch is not None:
             on_epoch(record)
 
