@@ -5,11 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from digitlab.models.registry import register_model
+
 
 def conv_bn(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
+@register_model("digitnet", family="torch", default_recipe="recognizer",
+                description="VGG-style CNN with BatchNorm: the shipped pretrained recognizer")
 class DigitNet(nn.Module):
     """Two conv-conv-pool stages (28 -> 14 -> 7), a third conv, global average pool, dropout, linear head."""
 

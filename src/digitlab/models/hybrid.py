@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from digitlab.errors import ModelError
+from digitlab.models.registry import register_model
 from digitlab.quantum import QuantumLayer, entangling_circuit, seed_circuit
 
 OUTPUTS = ("probs", "log-probs")
@@ -60,6 +61,14 @@ class ClassicalProbability(nn.Module):
         return torch.sigmoid(self.linear(theta))
 
 
+@register_model("hybrid-qnn", family="torch", default_recipe="hybrid-qnn",
+                description="seed 000's hybrid net: small CNN -> one qubit (H, Ry(theta), measure) -> [p, 1-p]; "
+                            "two classes",
+                defaults={"num_classes": 2}, reproduces="seed-000",
+                published="val 99.38% after epoch 0, 100% from epoch 2")
+@register_model("hybrid-qnn-classical", family="torch", default_recipe="hybrid-qnn",
+                description="ablation: hybrid-qnn with its qubit replaced by a classical 1->1 layer (sigmoid)",
+                defaults={"num_classes": 2, "layer": "classical"})
 class HybridQNN(nn.Module):
     """Seed 000's network: a small CNN feeding one angle into a one-qubit circuit; two classes."""
 
@@ -89,6 +98,11 @@ class HybridQNN(nn.Module):
         return convergence_plots(history)
 
 
+@register_model("hybrid-qnn10", family="torch", default_recipe="hybrid-qnn10",
+                description="10-class hybrid: seed CNN -> 8-qubit entangling circuit, <Z> per qubit -> linear head")
+@register_model("hybrid-qnn10-classical", family="torch", default_recipe="hybrid-qnn10",
+                description="ablation: hybrid-qnn10 with its circuit replaced by a classical 8->8 layer (tanh)",
+                defaults={"layer": "classical"})
 class HybridQNN10(nn.Module):
     """Ten classes with the quantum layer in the path: the seed's CNN, fc 64 -> qubits angles, an entangling
     circuit (angle encoding, ``layers`` x (CZ ring, trainable Ry)), <Z> of every qubit, linear head."""

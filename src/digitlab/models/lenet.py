@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from digitlab.models.registry import register_model
 
+
+@register_model("lenet-lite", family="torch", default_recipe="seed-001",
+                description="small LeNet (4/8 channels, 32 hidden) for C++/FPGA deployment",
+                reproduces="seed-001", published="97.26% test")
 class LeNetLite(nn.Module):
     """conv(1->4,3,p1) relu pool, conv(4->8,3,p1) relu pool, fc 392->32 relu, fc 32->10."""
 
