@@ -97,7 +97,7 @@ def _split(ds, split: str):
 def show(
     out_path: Path = typer.Option(..., "--out", "-o", help="PNG file to write."),
     split: str = typer.Option("train", "--split", help="train, val or test."),
-    n: int = typer.Option(36, "--n", min=1, max=400, help="How many digits."),
+    n: int = typer.Option(36, "--n", min=1, max=400, help="How many digits (fewer if the split is smaller)."),
     seed: int = typer.Option(None, "--seed", help="Pick a random sample with this seed (default: the first n)."),
     dataset: str = Dataset,
     data_dir: Path = DataDir,

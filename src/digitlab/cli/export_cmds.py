@@ -22,13 +22,14 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option(..., "--format", "-f",
                                 help="state-dict, torchscript, onnx, onnx-int8, c or hls4ml (see docs/deploy.md)."),
         out_path: Path = typer.Option(None, "--out", "-o",
-                                      help="Output file (a directory for c); default ./MODEL.FORMAT-SUFFIX."),
+                                      help="Output file (a directory for c; default: ./MODEL.FORMAT-SUFFIX)."),
         check: bool = typer.Option(False, "--check", help="Run the export with its own runtime on the test set "
-                                                          "and compare it with PyTorch."),
-        limit: int = typer.Option(None, "--limit", min=1, help="--check on the first N test images only."),
+                                                          "and compare it with PyTorch (default: write only)."),
+        limit: int = typer.Option(None, "--limit", min=1,
+                                  help="--check on the first N test images only (default: all of them)."),
         attach: bool = typer.Option(False, "--attach", help="onnx only: write model.onnx into the model's own "
                                     "directory (checked against torch), where `digitlab predict` runs it in ONNX "
-                                    "Runtime without importing torch."),
+                                    "Runtime without importing torch (default: write to --out)."),
         dataset: str = typer.Option(None, "--dataset", "-d",
                                     help="Calibration and --check data (default: the model's own dataset)."),
         data_dir: Path = DataDir,
@@ -80,7 +81,8 @@ def register(app: typer.Typer) -> None:
         out_dir: Path = typer.Option(..., "--out", "-o", help="Model directory to write (safetensors + json)."),
         normalization: str = typer.Option("none", "--normalization",
                                           help="Input normalisation it was trained with: none, mnist or symmetric."),
-        arg: list[str] = typer.Option(None, "--arg", help="Model argument KEY=VALUE (repeatable)."),
+        arg: list[str] = typer.Option(None, "--arg", help="Model argument KEY=VALUE (repeatable; default: the "
+                                      "model's registered arguments)."),
         json: bool = Json,
     ) -> None:
         """Load a seed-style state_dict (weights_only: tensors only, nothing else is unpickled) as a digitlab model."""

@@ -9,11 +9,12 @@ from digitlab.utils.console import out, print_json
 
 
 def model_rows() -> list[dict]:
+    """One row per registered model, in registry order: its spec, parameters and MACs per image."""
     from digitlab.models.complexity import dense_complexity, torch_complexity
-    from digitlab.models.registry import MODELS, create_model
+    from digitlab.models.registry import create_model, get_spec, list_models
 
     rows = []
-    for spec in MODELS.values():
+    for spec in map(get_spec, list_models()):
         if spec.family == "numpy":
             params, macs = dense_complexity(spec.defaults["sizes"])
         else:

@@ -15,12 +15,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes it to the network."),
-        port: int = typer.Option(8000, "--port", min=0, max=65535),
+        port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port to listen on (0: one the OS picks)."),
         model: str = typer.Option("default", "--model", "-m", help="A shipped model name or a run/model directory."),
         workers: int = typer.Option(1, "--workers", min=1, help="Processes, each with its own copy of the model."),
         api_key: str = typer.Option(None, "--api-key", envvar="DIGITLAB_API_KEY", show_envvar=True,
-                                    help="Require `Authorization: Bearer KEY` on every /v1 route."),
-        max_bytes: int = typer.Option(5 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body."),
+                                    help="Require `Authorization: Bearer KEY` on every /v1 route (default: no key, "
+                                    "open to anyone who can reach it)."),
+        max_bytes: int = typer.Option(5 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body, bytes."),
         max_pixels: int = typer.Option(40_000_000, "--max-pixels", min=1, help="Largest image (width x height)."),
         threads: int = typer.Option(1, "--threads", min=1, help="Model threads per worker."),
         preprocess_threads: int = typer.Option(0, "--preprocess-threads", min=0,
@@ -31,8 +32,10 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="Where the model runs: cpu, cuda (torch on the GPU), "
                                    "or auto (cuda if there is one). Images are preprocessed on the CPU either way."),
         cors_origin: list[str] = typer.Option([], "--cors-origin", help="A web origin (e.g. https://app.example) "
-                                              "whose pages may call the API from a browser; repeatable."),
-        access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
+                                              "whose pages may call the API from a browser; repeatable (default: none, "
+                                              "only the page the service serves itself)."),
+        access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                        help="Log every request (uvicorn's access log)."),
     ) -> None:
         """Serve the recognizer over HTTP: POST /v1/recognize, /v1/recognize/batch, /v1/classify; the page at /."""
         from digitlab.utils.extras import require
