@@ -90,9 +90,10 @@ def pipeline(vision, multi: bool | None):
 def percentiles(seconds: list[float], cpu_seconds: list[float]) -> dict[str, float]:
     """Wall-clock p50/p99/min, and the p50 of CPU time (process_time): on a shared machine the time this
     process actually ran, without the waits for a core that other people's jobs cause."""
-    ms, cpu_ms = np.array(seconds) * 1e3, np.array(cpu_seconds) * 1e3
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3),
-            "min_ms": round(float(ms.min()), 3), "cpu_p50_ms": round(float(np.percentile(cpu_ms, 50)), 3)}
+    from digitlab.bench.stats import latency_summary
+
+    return {**latency_summary(seconds, (50, 99, 0), digits=3),
+            "cpu_p50_ms": latency_summary(cpu_seconds, (50,), digits=3)["p50_ms"]}
 
 
 def accuracy(versions: dict, test, count: int) -> dict:

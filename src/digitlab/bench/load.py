@@ -1,4 +1,4 @@
-"""`digitlab bench load`: training and prediction beside other busy processes, before and after digitlab.utils.threads.
+"""Training and prediction beside other busy processes, before and after digitlab.utils.threads (`digitlab bench load`).
 
 Each path runs as a whole `digitlab` process, idle, beside one CPU-spinning process and beside two (started
 and always stopped here), under three settings in the same run: the thread policy, and the behaviour before it
@@ -16,16 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import typer
-
-from digitlab.cli.bench_cmds import app, machine
-from digitlab.cli.options import DataDir, Json
+from digitlab.bench.machine import machine
 from digitlab.errors import DigitlabError
-from digitlab.utils.console import err, out, print_json
 
 BUSY1_GOAL = 2.0  # beside one busy process, no path may take more than this times its idle time
 IDLE_TOLERANCE = 0.10  # idle, the policy may be this much slower than the best setting before it
@@ -152,6 +148,7 @@ def run_path(command: list[str], env: dict[str, str], is_train: bool, cap_s: flo
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
+    """a / b rounded to 3 places; None where either is missing (a timed-out run) or b is 0."""
     return round(a / b, 3) if a is not None and b else None
 
 
@@ -185,6 +182,7 @@ def summarize(results: dict[str, dict[str, dict[str, dict]]]) -> tuple[dict, dic
 
 
 def pick(value: str, allowed: dict, what: str) -> list[str]:
+    """A comma-separated choice from ``allowed`` (for the option --``what``); anything else is one clear error."""
     chosen = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [v for v in chosen if v not in allowed]
     if unknown or not chosen:
@@ -192,30 +190,30 @@ def pick(value: str, allowed: dict, what: str) -> list[str]:
     return chosen
 
 
-@app.command("load")
-def bench_load(
-    quick: bool = typer.Option(False, "--quick", help="Tiny slices of every path (a smoke test, not a figure)."),
-    only: str = typer.Option("cnn,seed-001,seed-002,seed-004,predict", "--paths", help="Which paths to time."),
-    variants: str = typer.Option(",".join(VARIANTS), "--variants", help="policy, spin-default, omp1."),
-    conditions: str = typer.Option(",".join(CONDITIONS), "--conditions", help="idle, busy1, busy2."),
-    cap: float = typer.Option(45.0, "--cap", min=1.0, help="Seconds after which one timed process is stopped "
-                              "and recorded as timed out."),
-    data_dir: Path = DataDir,
-    json: bool = Json,
-) -> None:
-    """Training and predict beside 0, 1 and 2 busy processes: the thread policy against the settings before it."""
+PATHS = ("cnn", "seed-001", "seed-002", "seed-004", "predict")
+
+
+def measure_load(quick: bool = False, only: list[str] | None = None, variants: list[str] | None = None,
+                 conditions: list[str] | None = None, cap: float = 45.0, data_dir: str | None = None,
+                 progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Each path under each variant, beside 0, 1 and 2 busy processes; seconds, ratios and the goals.
+
+    >>> doc = measure_load(quick=True, only=["seed-004"], variants=["policy"])  # doctest: +SKIP
+    >>> doc["ratios"]["seed-004"]["policy_busy1_over_idle"]  # doctest: +SKIP
+    1.21
+    """
     table = paths(quick)
-    chosen_paths = pick(only, table, "paths")
-    chosen_variants = pick(variants, VARIANTS, "variants")
-    chosen_conditions = pick(conditions, CONDITIONS, "conditions")
+    chosen_paths = only or list(PATHS)
+    chosen_variants = variants or list(VARIANTS)
+    chosen_conditions = conditions or list(CONDITIONS)
     digitlab = [sys.executable, "-m", "digitlab.cli"]
-    data_args = ["--data-dir", str(data_dir)] if data_dir else []
+    data_args = ["--data-dir", data_dir] if data_dir else []
     results: dict[str, dict[str, dict[str, dict]]] = {p: {v: {} for v in chosen_variants} for p in chosen_paths}
     loads: dict[str, Any] = {"start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="digitlab-bench-load-") as tmp, sigterm_interrupts():
         photos = None
         if "predict" in chosen_paths:
-            photos = write_photos(Path(tmp) / "photos", table["predict"]["photos"], str(data_dir) if data_dir else None)
+            photos = write_photos(Path(tmp) / "photos", table["predict"]["photos"], data_dir)
         for condition in chosen_conditions:
             with busy_processes(CONDITIONS[condition]):
                 loads[condition] = os.getloadavg()
@@ -230,50 +228,16 @@ def bench_load(
                                        "--no-report", "--json", *data_args]
                         record = run_path(command, variant_env(variant, spec["torch"]), name != "predict", cap)
                         results[name][variant][condition] = record
-                        if not json:
-                            shown = "timed out" if record["seconds"] is None else f"{record['seconds']:.2f} s"
-                            err.print(f"[dim]{condition:<6} {name:<9} {variant:<13} {shown}"
-                                      f"{'  threads ' + str(record['threads']) if record.get('threads') else ''}[/dim]")
+                        shown = "timed out" if record["seconds"] is None else f"{record['seconds']:.2f} s"
+                        progress(f"{condition:<6} {name:<9} {variant:<13} {shown}"
+                                 f"{'  threads ' + str(record['threads']) if record.get('threads') else ''}")
     loads["end"] = os.getloadavg()
     ratios, goals = summarize(results)
-    doc = {"benchmark": "load", "quick": quick, "cap_s": cap,
-           "paths": {p: table[p]["slice"] for p in chosen_paths},
-           "variants": {v: VARIANTS[v] for v in chosen_variants},
-           "conditions": {c: f"beside {n} CPU-spinning process{'es' if n != 1 else ''}"
-                          for c, n in CONDITIONS.items() if c in chosen_conditions},
-           "seconds": {"train paths": "training time from `digitlab train --json` (train_seconds)",
-                       "predict": "wall time of the whole `digitlab predict DIR --json` process"},
-           "results": results, "ratios": ratios, "goals": goals, "load_average": loads, "machine": machine()}
-    if json:
-        print_json(doc)
-        return
-    print_table(doc, chosen_conditions)
-
-
-def shown(value: float | None, unit: str) -> str:
-    return "-" if value is None else f"{value:.2f}{unit}"
-
-
-def print_table(doc: dict, conditions: list[str]) -> None:
-    header = "".join(f"{c + ' s':>10}" for c in conditions)
-    header += "".join(f"{c + '/idle':>12}" for c in conditions if c != "idle" and "idle" in conditions)
-    out.print(f"{'path':<10}{'setting':<14}{header}")
-    for name, by_variant in doc["results"].items():
-        for variant, by_condition in by_variant.items():
-            cells = "".join(f"{shown(by_condition[c]['seconds'], ''):>10}" for c in conditions)
-            for c in conditions:
-                if c != "idle" and "idle" in conditions:
-                    cells += f"{shown(doc['ratios'][name].get(f'{variant}_{c}_over_idle'), 'x'):>12}"
-            out.print(f"{name:<10}{variant:<14}{cells}")
-        best = doc["ratios"][name].get("policy_idle_over_best_before")
-        if best is not None:
-            out.print(f"{'':<10}policy idle / best before: {best:.2f}x")
-    goals = doc["goals"]
-    for key, text in (("busy1_met", f"beside one busy process <= {BUSY1_GOAL}x idle"),
-                      ("idle_met", f"idle within {IDLE_TOLERANCE:.0%} of the best setting before")):
-        if goals[key] is not None:
-            out.print(f"goal {text}: {'met' if goals[key] else 'missed'}")
-    load = doc["load_average"]
-    err.print(f"[dim]1-min load average {load['start'][0]:.2f} -> {load['end'][0]:.2f}; "
-              f"{doc['machine']['cpus']} CPUs; slices: "
-              + "; ".join(f"{k}: {v}" for k, v in doc["paths"].items()) + "[/dim]")
+    return {"benchmark": "load", "quick": quick, "cap_s": cap,
+            "paths": {p: table[p]["slice"] for p in chosen_paths},
+            "variants": {v: VARIANTS[v] for v in chosen_variants},
+            "conditions": {c: f"beside {n} CPU-spinning process{'es' if n != 1 else ''}"
+                           for c, n in CONDITIONS.items() if c in chosen_conditions},
+            "seconds": {"train paths": "training time from `digitlab train --json` (train_seconds)",
+                        "predict": "wall time of the whole `digitlab predict DIR --json` process"},
+            "results": results, "ratios": ratios, "goals": goals, "load_average": loads, "machine": machine()}

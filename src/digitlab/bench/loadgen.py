@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 load generator for ``digitlab bench serve``.
+"""A small HTTP/1.1 load generator for ``digitlab bench serve`` (digitlab.bench.serve).
 
 Each simulated client holds one keep-alive connection and sends its next request as soon as the last
 answer arrives (closed loop), so N clients keep N requests in flight. Requests are pre-built bytes and
@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
+from digitlab.bench.stats import latency_summary
 
 
 @dataclass
@@ -26,23 +26,20 @@ class LoadResult:
     wrong: int = 0  # 200 answers whose digits differ from the label (a sanity check, not a figure)
 
     def summary(self) -> dict:
-        lat = np.asarray(self.latencies) * 1e3
+        """Requests, errors by kind, req/s, and latency percentiles of the successful requests (ms, 2 decimals)."""
         ok = int(self.statuses.get(200, 0))
         errors = sum(n for s, n in self.statuses.items() if s != 200) + self.connection_errors
-
-        def pct(q: float) -> float | None:
-            return round(float(np.percentile(lat, q)), 2) if len(lat) else None
-
         return {"concurrency": self.concurrency, "seconds": round(self.seconds, 2), "requests": ok + errors,
                 "ok": ok, "errors": errors, "status_5xx": sum(n for s, n in self.statuses.items() if s >= 500),
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
                 "connection_errors": self.connection_errors, "wrong_digits": self.wrong,
                 "req_per_s": round(ok / self.seconds, 1) if self.seconds else 0.0,
-                "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99), "max_ms": pct(100)}
+                **latency_summary(self.latencies, (50, 90, 99, 100), digits=2)}
 
 
 def build_request(host: str, port: int, path: str, body: bytes, content_type: str,
                   api_key: str | None = None) -> bytes:
+    """One keep-alive HTTP/1.1 POST as bytes, built once and sent many times."""
     headers = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Type: {content_type}",
                f"Content-Length: {len(body)}", "Connection: keep-alive"]
     if api_key:

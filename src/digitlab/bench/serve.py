@@ -1,7 +1,7 @@
-"""`digitlab bench serve`: requests per second and latency of `digitlab serve` under concurrent clients.
+"""Requests per second and latency of `digitlab serve` under concurrent clients (`digitlab bench serve`).
 
-The server runs in its own process (started here, or given with --url); the load generator runs in
-this one. Both share the machine, as a client on the same host would.
+The server runs in its own process (started here, or one already listening on --port); the load generator
+(digitlab.bench.loadgen) runs in this one. Both share the machine, as a client on the same host would.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
-import typer
 
-from digitlab.cli.bench_cmds import app, machine
-from digitlab.cli.options import Json
+from digitlab.bench.machine import machine
 from digitlab.errors import DigitlabError
 from digitlab.serve.launch import free_port, wait_healthy
-from digitlab.utils.console import err, out, print_json
 
 PAYLOADS = {
     "canvas": "280x280 PNG, dark ink on white: an MNIST test digit as the drawing page sends it",
@@ -92,6 +91,8 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 class RssSampler(threading.Thread):
+    """Samples a process tree's resident memory (MB) every ``every`` seconds until ``stop()``."""
+
     def __init__(self, pid: int, every: float = 1.0) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.samples = pid, every, []
@@ -109,6 +110,7 @@ class RssSampler(threading.Thread):
 
 
 def start_server(port: int, workers: int, model: str, log: Path, extra: list[str]) -> subprocess.Popen:
+    """`digitlab serve` on 127.0.0.1:``port`` in its own process (without our API key), once it answers /health."""
     command = [sys.executable, "-m", "digitlab.cli", "serve", "--port", str(port), "--workers", str(workers),
                "--model", model, *extra]
     env = {k: v for k, v in os.environ.items() if k != "DIGITLAB_API_KEY"}
@@ -121,25 +123,29 @@ def start_server(port: int, workers: int, model: str, log: Path, extra: list[str
     return process
 
 
-@app.command("serve")
-def bench_serve(
-    concurrency: str = typer.Option("1,8,32", "--concurrency", help="Comma-separated client counts."),
-    seconds: float = typer.Option(10.0, "--seconds", min=0.5, help="Measured time per concurrency level."),
-    warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="Unmeasured load before each level."),
-    payload: str = typer.Option("canvas", "--payload", help=f"One of: {', '.join(PAYLOADS)}."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (digitlab serve --workers)."),
-    model: str = typer.Option("default", "--model"),
-    port: int = typer.Option(0, "--port", help="Port of a server already running on 127.0.0.1 (0: start one)."),
-    api_key: str = typer.Option(None, "--api-key", envvar="DIGITLAB_API_KEY", help="For a server that needs one."),
-    server_args: str = typer.Option("", "--server-args", help="More `digitlab serve` options, e.g. '--runtime torch'."),
-    json: bool = Json,
-) -> None:
-    """Single-image POST /v1/recognize at each concurrency: req/s, p50/p99 latency, errors, server memory."""
+def parse_levels(concurrency: str) -> list[int]:
+    """'1,8,32' -> [1, 8, 32]; anything else is one clear error."""
+    try:
+        levels = [int(v) for v in concurrency.split(",") if v.strip()]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise DigitlabError(f"--concurrency takes positive integers, e.g. 1,8,32; got {concurrency!r}")
+    return levels
+
+
+def measure_serve(levels: list[int], seconds: float = 10.0, warmup: float = 2.0, payload: str = "canvas",
+                  workers: int = 1, model: str = "default", port: int = 0, api_key: str | None = None,
+                  server_args: str = "", progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Closed-loop clients at each level of ``levels`` for ``seconds`` (after ``warmup``), against a server
+    started here (``port`` 0) or already on 127.0.0.1:``port``: one summary row per level, plus the goal.
+
+    >>> doc = measure_serve([1, 32], seconds=5)  # doctest: +SKIP
+    >>> [row["req_per_s"] for row in doc["levels"]]  # doctest: +SKIP
+    [410.2, 1630.5]
+    """
     from digitlab.bench.loadgen import build_request, new_event_loop, run_load
 
-    levels = [int(v) for v in concurrency.split(",") if v.strip()]
-    if not levels or min(levels) < 1:
-        raise DigitlabError("--concurrency takes positive integers, e.g. 1,8,32")
     bodies = payloads(payload, 64)
     content_type = "image/jpeg" if payload == "photo" else "image/png"
     log = Path(tempfile.mkdtemp(prefix="digitlab-bench-serve-")) / "server.log"
@@ -172,8 +178,7 @@ def bench_serve(
                 rss = sampler.stop()
                 row.update(rss_start_mb=rss[0], rss_end_mb=rss[-1], rss_min_mb=min(rss), rss_max_mb=max(rss))
             rows.append(row)
-            if not json:
-                err.print(f"[dim]{level} clients: {row['req_per_s']} req/s, p99 {row['p99_ms']} ms[/dim]")
+            progress(f"{level} clients: {row['req_per_s']} req/s, p99 {row['p99_ms']} ms")
     finally:
         loop.close()
         if server:
@@ -191,12 +196,4 @@ def bench_serve(
     top = next((r for r in rows if r["concurrency"] == 32), None)
     if top:
         doc["goal_met"] = top["req_per_s"] >= 1500 and (top["p99_ms"] or 1e9) <= 50 and top["errors"] == 0
-    if json:
-        print_json(doc)
-        return
-    out.print(f"payload: {PAYLOADS[payload]}; {workers} worker(s)")
-    out.print("clients   req/s    p50 ms   p99 ms   errors  5xx  server CPU ms/req  server RSS MB")
-    for r in rows:
-        rss = f"{r.get('rss_start_mb', '-')} -> {r.get('rss_end_mb', '-')}"
-        out.print(f"{r['concurrency']:>7} {r['req_per_s']:>7} {r['p50_ms']!s:>9} {r['p99_ms']!s:>8} "
-                  f"{r['errors']:>8} {r['status_5xx']:>4} {r.get('server_cpu_ms_per_request', '-')!s:>18}  {rss}")
+    return doc

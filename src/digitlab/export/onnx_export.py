@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import ModelError
+from digitlab.inference.normalization import unit_nchw
 from digitlab.utils.fileio import atomic_write_bytes
 
 OPSET = 17
@@ -91,6 +92,5 @@ def run_onnx(path: Path, images: np.ndarray, model: Any = None, batch_size: int 
     name = sess.get_inputs()[0].name
     out = []
     for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].astype(np.float32)[:, None] / np.float32(255.0)
-        out.append(sess.run(None, {name: x})[0])
+        out.append(sess.run(None, {name: unit_nchw(images[i:i + batch_size])})[0])
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

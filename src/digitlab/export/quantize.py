@@ -16,6 +16,7 @@ import numpy as np
 
 from digitlab.errors import ModelError
 from digitlab.export.onnx_export import INPUT, check_onnx, onnx_bytes, require
+from digitlab.inference.normalization import unit_nchw
 
 CALIBRATION_IMAGES = 1000
 CALIBRATION_BATCH = 100
@@ -32,7 +33,7 @@ class _Reader:
     """ONNX Runtime's CalibrationDataReader protocol over uint8 images (fed as float in [0, 1])."""
 
     def __init__(self, images: np.ndarray) -> None:
-        self.batches = iter([images[i:i + CALIBRATION_BATCH].astype(np.float32)[:, None] / np.float32(255.0)
+        self.batches = iter([unit_nchw(images[i:i + CALIBRATION_BATCH])
                              for i in range(0, len(images), CALIBRATION_BATCH)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
