@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Serve the recognizer over HTTP: POST /v1/recognize, /v1/recognize/batch, /v1/classify; the page at /."),
     "bench": ("digitlab.cli.bench_cmds",
               "Benchmarks: each figure is a ratio against a baseline measured in the same run."),
+    "sweep": ("digitlab.cli.sweep_cmds",
+              "Search a recipe's hyper-parameters on Optuna (TPE, median pruning); write the best as a recipe file."),
     "main": ("digitlab.cli.main_cmd",
              "Fetch MNIST, train the default `cnn` recipe on the CPU, evaluate it, and write the report."),
 }
