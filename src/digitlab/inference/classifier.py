@@ -45,6 +45,14 @@ class Classifier:
         """
         return self._proba(as_unit_images(images))
 
+    def uncalibrated_proba(self, images: object) -> np.ndarray:
+        """``predict_proba`` without model.json's calibration temperature: the network's own probabilities (digit
+        segmentation's scorer was tuned on these). The same as ``predict_proba`` for an uncalibrated model."""
+        x = as_unit_images(images)
+        if not self.meta.get("calibration"):
+            return self._proba(x)
+        return softmax_unless_probs(self.logits(x), {k: v for k, v in self.meta.items() if k != "calibration"})
+
     def predict(self, images: object) -> np.ndarray:
         """Predicted class indices, int64 (N,)."""
         return self.predict_proba(images).argmax(axis=1).astype(np.int64)
@@ -55,6 +63,11 @@ class Classifier:
 
     def _proba(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The network's raw scores (N, C) for float32 (N, 28, 28) images in [0, 1] (``as_unit_images``), before
+        any calibration: their softmax is the uncalibrated probability (digitlab.inference.calibration)."""
+        raise ModelError(f"{type(self).__name__} has no logits of its own")
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -77,9 +90,14 @@ class Classifier:
 
 
 def softmax_unless_probs(logits: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """Probabilities from a network's outputs (some heads already emit probabilities: meta says so)."""
+    """Probabilities from a network's outputs (some heads already emit probabilities: meta says so), divided by
+    the temperature of meta's ``calibration`` entry first where it has one (digitlab.inference.calibration)."""
     if meta.get("outputs") == "probs":
         return logits
+    if meta.get("calibration"):
+        from digitlab.inference.calibration import temperature_of
+
+        logits = logits / np.float32(temperature_of(meta))
     z = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=1, keepdims=True)
@@ -93,7 +111,15 @@ class NumpyClassifier(Classifier):
         self.network = network
 
     def _proba(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.network.predict_proba(x), dtype=np.float32)
+        probs = np.asarray(self.network.predict_proba(x), dtype=np.float32)
+        if not self.meta.get("calibration"):
+            return probs
+        return softmax_unless_probs(self.logits(x, probs), self.meta)  # temperature on the log-probabilities
+
+    def logits(self, x: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
+        """Log-probabilities (the network's outputs are probabilities; a softmax of these gives them back)."""
+        probs = np.asarray(self.network.predict_proba(x), dtype=np.float32) if probs is None else probs
+        return np.log(np.maximum(probs, np.float32(1e-30)))
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         return dict(self.network.state_dict())
@@ -158,6 +184,9 @@ class EnsembleClassifier(Classifier):
 
     def _proba(self, x: np.ndarray) -> np.ndarray:
         return np.mean([m._proba(x) for m in self.members], axis=0)
+
+    def uncalibrated_proba(self, images: object) -> np.ndarray:
+        return np.mean([m.uncalibrated_proba(images) for m in self.members], axis=0)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         raise ModelError("an ensemble is saved as its members; save each one")

@@ -6,7 +6,8 @@ sizes a service sees (fused conv+BN+ReLU kernels, no per-op dispatch); see docs/
 A model directory may carry ``model.onnx`` beside its weights (``attach_onnx``; the shipped models do):
 model.json then records the sha256 of the weights it was exported from, and ``load_onnx_file`` uses it only
 while they still match. Reading that file needs onnxruntime and numpy only, so `digitlab predict` answers
-without importing torch (about 1 s less at start-up).
+without importing torch (about 1 s less at start-up). The graph ends at the logits: a calibration temperature in
+model.json divides them after it, as in torch, so calibrating a model (model.json only) leaves model.onnx valid.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ class OnnxRuntimeClassifier(Classifier):
         self.input_name = session.get_inputs()[0].name
         self.weights = weights  # the safetensors file it came from, so that save() can copy the weights
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The graph's outputs (logits: the graph has no softmax, so calibration divides them before it)."""
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(x[:, None], dtype=np.float32)})[0]
+
     def _proba(self, x: np.ndarray) -> np.ndarray:
-        logits = self.session.run(None, {self.input_name: np.ascontiguousarray(x[:, None], dtype=np.float32)})[0]
-        return softmax_unless_probs(logits, self.meta)
+        return softmax_unless_probs(self.logits(x), self.meta)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         if self.weights is None:

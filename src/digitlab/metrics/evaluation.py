@@ -1,4 +1,5 @@
-"""Metrics from predicted probabilities: accuracy, per-class precision/recall/F1, confusion, mistakes.
+"""Metrics from predicted probabilities: accuracy, per-class precision/recall/F1, confusion, mistakes, and how
+honest the probabilities are (ECE, risk-coverage: digitlab.metrics.calibration).
 
 NumPy only: every model (torch or the from-scratch NumPy net) hands over an (N, C) matrix of class
 probabilities, and everything downstream (reports, the CLI, benchmarks) reads an ``Evaluation``.
@@ -14,6 +15,7 @@ import numpy as np
 
 from digitlab.data.datasets import MNIST_CLASSES
 from digitlab.errors import DataError, ModelError
+from digitlab.metrics.calibration import CalibrationSummary, calibration_summary
 
 # Rows must sum to 1 within this for the cross-entropy to mean anything (float32 softmax is ~1e-6 off);
 # per-class sigmoid outputs (the Nielsen net) do not, and get loss None.
@@ -32,6 +34,7 @@ class Evaluation:
     confusion: np.ndarray  # (C, C) int64: rows = true class, columns = predicted class
     mistakes: list[dict]  # {"index", "true", "pred", "confidence"}, most confident first
     loss: float | None  # mean cross-entropy of the probabilities; None when they are not a distribution
+    calibration: CalibrationSummary | None = None  # ECE, reliability bins, risk-coverage of the top probability
 
     @property
     def macro_f1(self) -> float:
@@ -55,7 +58,14 @@ class Evaluation:
             "per_class": [dict(row) for row in self.per_class],
             "confusion": self.confusion.tolist(),
             "mistakes": [dict(m) for m in self.mistakes],
+            **(self._calibration_json() if self.calibration is not None else {}),
         }
+
+    def _calibration_json(self) -> dict:
+        doc = self.calibration.to_json()
+        return {"ece": doc["ece"], "coverage": doc["coverage"], "target_accuracy": doc["target_accuracy"],
+                "coverage_at_target": doc["coverage_at_target"],
+                "min_confidence_at_target": doc["min_confidence_at_target"], "reliability": doc["bins"]}
 
     def _repr_html_(self) -> str:  # Jupyter: per-class and confusion tables beside the heatmap
         from digitlab.notebook.display import evaluation_html
@@ -89,11 +99,12 @@ class Evaluation:
         return "\n".join(lines)
 
     def summary_text(self) -> str:
-        """Accuracy, macro F1, loss, then a per-class precision/recall/F1/support table."""
+        """Accuracy, macro F1, loss, ECE, a per-class precision/recall/F1/support table, then the coverage table."""
         loss = "n/a" if self.loss is None else f"{self.loss:.4f}"
+        ece = "" if self.calibration is None else f"   ECE {self.calibration.ece:.2%}"
         lines = [
             f"accuracy {self.accuracy:.2%} on {self.n} images ({self.errors} errors)",
-            f"macro F1 {self.macro_f1:.4f}   loss {loss}",
+            f"macro F1 {self.macro_f1:.4f}   loss {loss}{ece}",
             "",
         ]
         width = max(len("class"), *(len(str(c)) for c in self.classes))
@@ -101,6 +112,9 @@ class Evaluation:
         for row in self.per_class:
             lines.append(f"{row['class']:<{width}}  {row['precision']:9.4f}  {row['recall']:6.4f}"
                          f"  {row['f1']:6.4f}  {row['support']:7d}")
+        if self.calibration is not None:
+            lines += ["", "accepting only the most confident (risk-coverage):",
+                      *self.calibration.summary_text().splitlines()[1:]]
         return "\n".join(lines)
 
 
@@ -138,6 +152,7 @@ def evaluate_probs(labels: np.ndarray, probs: np.ndarray, classes: Sequence[str]
         confusion=confusion,
         mistakes=_most_confident_mistakes(labels, preds, probs, top_mistakes),
         loss=_cross_entropy(labels, probs),
+        calibration=calibration_summary(probs, labels),
     )
 
 

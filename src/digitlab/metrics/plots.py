@@ -113,3 +113,64 @@ def placeholder(message: str, path: str | os.PathLike, size: tuple[float, float]
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=16, color="dimgray", transform=ax.transAxes)
     save_figure(fig, path)
+
+
+def reliability_diagram(bins: Sequence[dict], path: str | os.PathLike, title: str | None = None,
+                        ece: float | None = None) -> None:
+    """Accuracy against mean confidence per bin (``digitlab.metrics.calibration.reliability_bins``), beside the
+    diagonal of perfect calibration; below it, how many images each bin holds (log scale)."""
+    fig, (ax, count_ax) = plt.subplots(2, 1, figsize=(5.2, 6.2), sharex=True,
+                                       gridspec_kw={"height_ratios": [3, 1]})
+    width = bins[0]["upper"] - bins[0]["lower"]
+    lowers = [b["lower"] for b in bins]
+    filled = [b for b in bins if b["count"]]
+    ax.plot([0, 1], [0, 1], "--", color="gray", linewidth=1, label="perfect calibration")
+    ax.bar([b["lower"] for b in filled], [b["accuracy"] for b in filled], width=width, align="edge",
+           color="tab:blue", alpha=0.75, edgecolor="white", label="accuracy")
+    ax.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled], "o", color="tab:red",
+            markersize=4, label="(mean confidence, accuracy)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("accuracy")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    if ece is not None:
+        ax.text(0.97, 0.04, f"ECE {ece:.2%}", ha="right", va="bottom", transform=ax.transAxes, fontsize=11)
+    count_ax.bar(lowers, [max(b["count"], 0) for b in bins], width=width, align="edge", color="tab:gray",
+                 edgecolor="white")
+    if any(b["count"] for b in bins):
+        count_ax.set_yscale("log")
+    count_ax.set_xlabel("confidence (top probability)")
+    count_ax.set_ylabel("images")
+    count_ax.grid(True, alpha=0.3)
+    ax.set_title(title or "reliability")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def risk_coverage_plot(coverage: np.ndarray, accuracy: np.ndarray, path: str | os.PathLike,
+                       title: str | None = None, target: float | None = None) -> None:
+    """Accuracy (%) of the most confident share of images against that share (coverage, %), from full coverage
+    down to 80%, with the ``target`` accuracy as a line."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    coverage = np.asarray(coverage) * 100
+    accuracy = np.asarray(accuracy) * 100
+    shown = coverage >= 80
+    ax.plot(coverage[shown], accuracy[shown], color="tab:blue", linewidth=1.6, label="kept images")
+    if target is not None:
+        ax.axhline(target * 100, color="tab:red", linestyle="--", linewidth=1, label=f"{target:.2%} accuracy")
+    for c in (100, 99, 95, 90):
+        k = min(len(coverage), max(1, int(np.ceil(round(c / 100 * len(coverage), 9))))) - 1
+        ax.plot(coverage[k], accuracy[k], "o", color="tab:blue", markersize=4)
+        ax.annotate(f"{accuracy[k]:.2f}%", (coverage[k], accuracy[k]), textcoords="offset points", xytext=(0, -12),
+                    ha="center", fontsize=8)
+    ax.set_xlim(101, 79)  # most coverage on the left: read as "reject more, go right"
+    low = min(accuracy[shown].min(initial=100), (target or 1) * 100)
+    ax.set_ylim(max(0.0, low - 0.1 * (100.5 - low)), 100.05)
+    ax.set_xlabel("coverage: share of images accepted (%)")
+    ax.set_ylabel("accuracy of the accepted (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or "risk-coverage")
+    fig.tight_layout()
+    save_figure(fig, path)

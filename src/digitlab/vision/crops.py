@@ -46,8 +46,10 @@ def find_digit_crops(image: Any, model: Prober, multi: bool | None = None,
     decoded = read_image(image, max_pixels=max_pixels or DEFAULT_MAX_PIXELS, max_side=WORK_SIDE)
     if looks_like_mnist(decoded.grey):
         return decoded.grey[None], [[0, 0, 28, 28]]
-    # The model breaks near-ties in segmentation: split or keep whole, whichever it reads more surely.
-    crops = extract_digits(decoded.grey, multi=multi, scorer=lambda x: model.predict_proba(x).max(axis=1))
+    # The model breaks near-ties in segmentation: split or keep whole, whichever it reads more surely. Its costs
+    # were tuned on the network's own probabilities, so a calibration temperature is left out here.
+    proba = getattr(model, "uncalibrated_proba", model.predict_proba)
+    crops = extract_digits(decoded.grey, multi=multi, scorer=lambda x: proba(x).max(axis=1))
     if not crops:
         raise NoInkError("no ink found")
     return np.stack([c.image for c in crops]), [list(c.box.scaled(decoded.scale)) for c in crops]
