@@ -15,8 +15,12 @@ from digitlab.errors import ModelError
 from digitlab.inference.calibration import calibrate, fit_temperature, nll, softmax, temperature_of
 from digitlab.inference.classifier import PRETRAINED_DIR, load_classifier, load_ensemble
 from digitlab.inference.inputs import as_unit_images
-from digitlab.metrics.calibration import (calibration_summary, expected_calibration_error, reliability_bins,
-                                          risk_coverage)
+from digitlab.metrics.calibration import (
+    calibration_summary,
+    expected_calibration_error,
+    reliability_bins,
+    risk_coverage,
+)
 from digitlab.vision.reader import reading_from_probs
 
 CLI = [sys.executable, "-m", "digitlab.cli"]

@@ -56,7 +56,22 @@ def test_a_drawn_number_is_read_left_to_right():
 
 def test_min_confidence_marks_doubtful_digits():
     reading = digitlab.recognize(drawn(SEVEN), multi=False, min_confidence=1.0)
-    assert reading.digits == "?" and not reading.items[0].confident
+    assert reading.digits == "?" and not reading.items[0].accepted and not reading.accepted
+    assert reading.items[0].digit == 7  # the best guess is kept for whoever checks a rejected reading
+    sure = digitlab.recognize(drawn(SEVEN), multi=False, min_confidence=0.5)
+    assert sure.digits == "7" and sure.accepted and sure.items[0].accepted
+
+
+def test_predict_says_which_readings_are_not_accepted():
+    with io.BytesIO() as buf:
+        drawn(SEVEN).save(buf, format="PNG")
+        data = buf.getvalue()
+    rejected = run(["predict", "-", "--single", "--min-confidence", "1.0"], input=data)
+    assert rejected.returncode == 0 and "not accepted" in rejected.stdout.decode()
+    doc = json.loads(run(["predict", "-", "--single", "--min-confidence", "1.0", "--json"], input=data).stdout)
+    assert doc[0]["accepted"] is False and doc[0]["items"][0]["accepted"] is False
+    kept = run(["predict", "-", "--single", "--min-confidence", "0.5"], input=data)
+    assert kept.returncode == 0 and "not accepted" not in kept.stdout.decode()
 
 
 def test_an_mnist_ready_array_is_classified_as_is(mnist):
@@ -100,8 +115,9 @@ def test_cli_reads_files_npy_idx_and_stdin_and_reports_every_bad_input(tmp_path,
     assert [digits[f"{tmp_path / 'digits.npy'}[{i}]"] for i in range(3)] == [str(v) for v in labels[:3]]
     assert [digits[f"{tmp_path / 't10k-images-idx3-ubyte'}[{i}]"] for i in range(2)] == [str(v) for v in labels[3:5]]
     first = results[0]
-    assert {"path", "digits", "confidence", "items"} <= set(first)
-    assert {"digit", "probs", "top_k", "box"} <= set(first["items"][0]) and len(first["items"][0]["top_k"]) == 3
+    assert {"path", "digits", "confidence", "accepted", "items"} <= set(first)
+    assert {"digit", "probs", "top_k", "box", "accepted"} <= set(first["items"][0])
+    assert len(first["items"][0]["top_k"]) == 3
     errors = proc.stderr.decode().strip().splitlines()
     assert len(errors) == 5 and "Traceback" not in proc.stderr.decode()
     for name in ("notes.txt", "cut.png", "blank.png", "bomb.png", "missing.png"):

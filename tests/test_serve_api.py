@@ -92,7 +92,12 @@ async def test_top_k_and_min_confidence(client, mnist):
     assert len(r.json()["items"][0]["top_k"]) == 5
     r = await client.post("/v1/recognize", params={"min_confidence": 1.0}, content=body,
                           headers={"content-type": "image/png"})
-    assert r.json()["digits"] == "?" and r.json()["items"][0]["confident"] is False
+    assert r.json()["digits"] == "?" and r.json()["items"][0]["accepted"] is False and r.json()["accepted"] is False
+    assert r.json()["items"][0]["digit"] == int(mnist.test.labels[0])  # the best guess stays
+    r = await client.post("/v1/recognize", params={"min_confidence": 0.5}, content=body,
+                          headers={"content-type": "image/png"})
+    assert r.json()["accepted"] is True and r.json()["digits"] == str(int(mnist.test.labels[0]))
+    assert schemas.RecognizeResponse.model_validate(r.json()).accepted is True
     for bad in ({"top_k": 0}, {"top_k": 11}, {"min_confidence": 2}, {"multi": "maybe"}):
         r = await client.post("/v1/recognize", params=bad, content=body, headers={"content-type": "image/png"})
         assert r.status_code == 422 and error_of(r)["code"] == "invalid_request"
@@ -259,6 +264,7 @@ async def test_models_health_page_and_unknown_routes(client):
     assert info.id == "default" and info.architecture == "digitnet" and info.test_accuracy >= 0.996
     assert len(info.version) == 12 and int(info.version, 16) >= 0 and info.parameters > 10_000
     assert info.runtime == "onnxruntime"
+    assert info.calibration["method"] == "temperature" and 0 < info.calibration["temperature"] < 1
     assert (await client.get("/healthz")).json()["status"] == "ok"
     page = await client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

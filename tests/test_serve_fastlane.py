@@ -47,15 +47,17 @@ async def test_the_lane_answers_as_the_route(model, mnist, route_calls):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         for i in range(3):
             image = canvas_png(mnist.test.images[i])
-            fast = await client.post("/v1/recognize?top_k=2&multi=false", content=image, headers=headers)
+            query = "/v1/recognize?top_k=2&multi=false&min_confidence=0.9"
+            fast = await client.post(query, content=image, headers=headers)
             assert not route_calls
-            slow = await client.post("/v1/recognize?top_k=2&multi=false", content=_chunks(image), headers=headers)
+            slow = await client.post(query, content=_chunks(image), headers=headers)
             assert route_calls == [1]
             route_calls.clear()
             assert fast.status_code == slow.status_code == 200
             assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
             assert without_timing(fast.json()) == without_timing(slow.json())
             assert fast.json()["digits"] == str(int(mnist.test.labels[i])) and fast.json()["model"] == "default"
+            assert fast.json()["accepted"] is True and fast.json()["items"][0]["accepted"] is True
 
 
 @pytest.mark.anyio

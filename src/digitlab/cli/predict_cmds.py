@@ -56,28 +56,79 @@ def ready_digits(path: Path) -> np.ndarray | None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def predict(
-        inputs: list[str] = typer.Argument(..., help="Images, directories, .npy arrays, IDX files, or - for stdin."),
-        model: str = typer.Option("default", "--model", "-m", help="A shipped model name or a run/model directory."),
-        top_k: int = typer.Option(3, "--top-k", min=1, max=10),
+        inputs: list[str] = typer.Argument(..., help="Images, directories, .npy arrays, IDX files, or - for stdin; "
+                                           "with --out: directories (walked), globs or image files."),
+        model: str = typer.Option("default", "--model", "-m", help="A shipped model name or a run/model directory "
+                                  "(default: default, the shipped recognizer)."),
+        top_k: int = typer.Option(3, "--top-k", min=1, max=10, help="Most likely digits listed per position "
+                                  "(default 3; --out keeps every probability)."),
         multi: bool = typer.Option(None, "--multi/--single",
                                    help="A number or one digit (default: decide from the ink's shape)."),
         min_confidence: float = typer.Option(None, "--min-confidence", min=0.0, max=1.0,
-                                             help="Write ? for digits whose top probability is below this."),
-        save_crops: Path = typer.Option(None, "--save-crops", help="Write each 28x28 crop as PNG here.",
-                                        file_okay=False),
+                                             help="Accept a reading only when its confidence (the chance it "
+                                             "is right) is at least this; digits under it read as ? (default: "
+                                             "accept all)."),
+        save_crops: Path = typer.Option(None, "--save-crops", help="Write each 28x28 crop as PNG here "
+                                        "(default: none written).", file_okay=False),
         ensemble: int = typer.Option(None, "--ensemble", min=1,
-                                     help="Average this many shipped members of the default model."),
-        runtime: str = typer.Option("auto", "--runtime", help="auto: the model's own checked model.onnx in ONNX "
-                                    "Runtime where it has one and onnxruntime is installed (no torch import), "
-                                    "torch otherwise; or torch."),
+                                     help="Average this many shipped members of the default model (default: "
+                                     "the default model alone)."),
+        runtime: str = typer.Option("auto", "--runtime", help="auto (the default): the model's own checked "
+                                    "model.onnx in ONNX Runtime where it has one and onnxruntime is installed (no "
+                                    "torch import), torch otherwise; or torch."),
         threads: str = Threads,
         json: bool = Json,
+        out_file: Path = typer.Option(None, "--out", "-o", dir_okay=False, help="Batch mode: one row per file "
+                                      "(path, digits, confidence, per-digit probabilities and boxes, error) into "
+                                      "this .parquet or .jsonl; files already in it are skipped; exit 0 once "
+                                      "every file has a row, bad ones with their error (default: none, print "
+                                      "each reading)."),
+        engine: str = typer.Option(None, "--engine", help="With --out: local, a process pool on this machine, or "
+                                   "ray, Ray Data, which needs digitlab[scale] (default: local)."),
+        address: str = typer.Option(None, "--address", help="With --engine ray: auto (the cluster `ray start` "
+                                    "began on this machine) or HOST:PORT (default: a private Ray on this machine)."),
+        workers: int = typer.Option(None, "--workers", min=1, help="With --out: worker processes (local), or the "
+                                    "CPUs of the private Ray (default: one per CPU); each runs one thread."),
+        batch_size: int = typer.Option(None, "--batch-size", min=1, help="With --out: files per batch handed to "
+                                       "a worker (default 64)."),
+        retry_errors: bool = typer.Option(False, "--retry-errors", help="With --out: read again the files whose "
+                                          "row holds an error (default: off, skip every file already there)."),
     ) -> None:
         """Read the digit(s) in each input; one clear error line per unreadable input, exit 2 if any failed."""
         from digitlab.utils.threads import use_threads
 
+        if out_file is not None:
+            _read_batch(inputs, out_file, engine, address, workers, batch_size, retry_errors, model, multi,
+                        min_confidence, runtime, save_crops, ensemble, json)
+            return
+        if engine is not None or address is not None or workers is not None or batch_size is not None \
+                or retry_errors:
+            raise DigitlabError("--engine, --address, --workers, --batch-size and --retry-errors go with --out")
         with use_threads(threads):
             _predict(inputs, model, top_k, multi, min_confidence, save_crops, ensemble, runtime, json)
+
+
+def _read_batch(inputs: list[str], out_file: Path, engine: str | None, address: str | None, workers: int | None,
+                batch_size: int | None, retry_errors: bool, model: str, multi: bool | None,
+                min_confidence: float | None, runtime: str, save_crops: Path | None, ensemble: int | None,
+                json: bool) -> None:
+    """``--out``: read every file with digitlab.batch (a process pool or Ray), one row each, then one summary."""
+    from digitlab.batch import read_images
+    from digitlab.batch.run import BATCH_SIZE
+    from digitlab.cli.options import progress_printer
+
+    if save_crops is not None or ensemble is not None:
+        raise DigitlabError("--save-crops and --ensemble do not go with --out")
+    summary = read_images(inputs, out_file, engine=engine or "local", model=model, runtime=runtime,
+                          address=address, workers=workers, batch_size=batch_size or BATCH_SIZE, multi=multi,
+                          min_confidence=min_confidence, retry_errors=retry_errors,
+                          progress=progress_printer(json))
+    if json:
+        print_json(summary.to_json())
+        return
+    new = summary.read + summary.failed
+    out.print(f"{summary.out}: {new} files read ({summary.failed} with an error), {summary.skipped} already there; "
+              f"{summary.seconds:.1f} s, {summary.images_per_s:.1f} images/s ({summary.engine})")
 
 
 def _predict(inputs: list[str], model: str, top_k: int, multi: bool | None, min_confidence: float | None,
@@ -116,7 +167,9 @@ def _predict(inputs: list[str], model: str, top_k: int, multi: bool | None, min_
             if save_crops is not None:
                 _save_crops(save_crops, reading.path, reading.crops)
             if not json:
-                out.print(f"{reading.path}: [bold]{reading.digits}[/bold]  (confidence {reading.confidence:.3f})")
+                rejected = "" if reading.accepted else ", [yellow]not accepted[/yellow]"
+                out.print(f"{reading.path}: [bold]{reading.digits}[/bold]  (confidence {reading.confidence:.3f}"
+                          f"{rejected})")
     if json:
         print_json(results)
     if failed:

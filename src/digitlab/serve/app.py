@@ -111,7 +111,7 @@ class ModelService:
                 "classes": list(self.source.classes), "runtime": self.runtime, "device": _model_device(self.model),
                 "parameters": sum(p.numel() for p in module.parameters()) if module is not None else None,
                 "test_accuracy": (meta.get("metrics") or {}).get("test_acc"), "recipe": meta.get("recipe"),
-                "digitlab_version": meta.get("digitlab_version")}
+                "digitlab_version": meta.get("digitlab_version"), "calibration": meta.get("calibration")}
 
     def warm_up(self) -> None:
         """Read one small drawn digit, so the first user's request does not pay for lazy imports and caches."""

@@ -15,8 +15,9 @@ class ReadOptions(BaseModel):
     multi: bool | None = Field(default=None, description="true: a number; false: one digit; unset: decided from "
                                                          "the ink's shape.")
     top_k: int = Field(default=3, ge=1, le=10, description="How many of the likeliest digits to list per digit.")
-    min_confidence: float | None = Field(default=None, ge=0, le=1, description="Digits whose top probability is "
-                                                                               "under this read as `?`.")
+    min_confidence: float | None = Field(default=None, ge=0, le=1, description=(
+        "The reject option: a reading is `accepted` only when its confidence (the estimated chance that it is "
+        "right) is at least this; a digit whose own probability is under it reads as `?`. Unset: all accepted."))
 
 
 class ErrorDetail(BaseModel):
@@ -39,7 +40,8 @@ class DigitOut(BaseModel):
     top_k: list[TopK]
     box: list[int] | None = Field(description="left, top, right, bottom in the image's pixels (right/bottom "
                                               "exclusive); null for a 28x28 array.")
-    confident: bool = Field(description="False when the top probability is under `min_confidence`.")
+    accepted: bool = Field(description="False when this digit's top probability is under `min_confidence` (it "
+                                       "then reads as `?`; `digit` keeps the best guess).")
 
 
 class Timing(BaseModel):
@@ -48,13 +50,16 @@ class Timing(BaseModel):
     total: float = Field(description="From the body read to the answer built, ms.")
 
 
-class Reading(BaseModel):
+class ReadingOut(BaseModel):
     digits: str = Field(description="What was read, left to right; `?` marks a digit under `min_confidence`.")
-    confidence: float = Field(description="Product of the per-digit top probabilities.")
+    confidence: float = Field(description="Product of the per-digit top probabilities (calibrated where the model "
+                                          "has a temperature): the estimated chance that `digits` is right.")
+    accepted: bool = Field(description="`confidence` >= `min_confidence` (always true without one): false means "
+                                       "send it to a person.")
     items: list[DigitOut]
 
 
-class RecognizeResponse(Reading):
+class RecognizeResponse(ReadingOut):
     model: str = Field(description="Id of the model that answered.")
     timing_ms: Timing
 
@@ -62,7 +67,7 @@ class RecognizeResponse(Reading):
 class BatchItem(BaseModel):
     index: int
     filename: str | None = None
-    result: Reading | None = None
+    result: ReadingOut | None = None
     error: ErrorDetail | None = Field(default=None, description="Why this image could not be read.")
 
 
@@ -102,6 +107,8 @@ class ModelInfo(BaseModel):
     test_accuracy: float | None = Field(default=None, description="MNIST test accuracy recorded with the weights.")
     recipe: str | None = None
     digitlab_version: str | None = None
+    calibration: dict | None = Field(default=None, description="The temperature its probabilities are divided by "
+                                                               "and what it was fitted on; null: uncalibrated.")
 
 
 class ModelsResponse(BaseModel):

@@ -2,6 +2,13 @@
 
 The image side lives in ``digitlab.vision`` (no torch); this module applies a model to its 28x28 crops and
 turns probabilities into a reading: the string, per-digit probabilities, top-k, and a confidence.
+
+The reject option (``min_confidence=P``, ``--min-confidence P``): a reading is *accepted* when its confidence,
+the product of its per-digit probabilities (calibrated where model.json has a temperature), is at least P: the
+estimated chance that the whole string is right. Each digit is accepted when its own probability is at least P
+(a number's digits can each pass while the whole does not). A digit that is not accepted reads as ``?`` in the
+string, so that a person checking a rejected reading sees which digit was doubtful; its best guess stays in
+``items[i].digit``. Without P everything is accepted.
 """
 
 from __future__ import annotations
@@ -23,25 +30,32 @@ class DigitReading:
     probs: list[float]
     top_k: list[dict[str, float]]
     box: list[int] | None  # left, top, right, bottom in the input image's pixels
-    confident: bool = True
+    accepted: bool = True  # its top probability reached min_confidence (always True without one)
+
+    @property
+    def confident(self) -> bool:
+        """The former name of ``accepted``."""
+        return self.accepted
 
     def to_json(self) -> dict[str, Any]:
         return {"digit": self.digit, "probs": self.probs, "top_k": self.top_k, "box": self.box,
-                "confident": self.confident}
+                "accepted": self.accepted}
 
 
 @dataclass
 class Reading:
-    """What was read in one input: the string (``?`` for doubtful digits) and the per-digit details."""
+    """What was read in one input: the string (``?`` for digits not accepted), whether the whole is accepted
+    (its confidence reached ``min_confidence``), and the per-digit details."""
 
     digits: str
     confidence: float  # product of the per-digit top probabilities: the chance the whole string is right
     items: list[DigitReading] = field(default_factory=list)
     path: str | None = None
     crops: list[np.ndarray] = field(default_factory=list, repr=False)  # the 28x28 images classified
+    accepted: bool = True  # confidence >= min_confidence (always True without one; False when nothing was read)
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "digits": self.digits, "confidence": self.confidence,
+        return {"path": self.path, "digits": self.digits, "confidence": self.confidence, "accepted": self.accepted,
                 "items": [item.to_json() for item in self.items]}
 
     def _repr_html_(self) -> str:  # Jupyter: the string, a per-digit table, each crop with its probabilities
@@ -73,17 +87,19 @@ def read_crops(model: Classifier, crops: np.ndarray, boxes: list[list[int] | Non
 def reading_from_probs(classes: tuple[str, ...], probs: np.ndarray, boxes: list[list[int] | None], top_k: int = 3,
                        min_confidence: float | None = None, path: str | None = None,
                        crops: np.ndarray | None = None) -> Reading:
-    """Turn per-crop class probabilities (left to right) into one Reading: string, top-k, confidence."""
+    """Turn per-crop class probabilities (left to right) into one Reading: string, top-k, confidence, and
+    whether it and each digit are accepted at ``min_confidence`` (see the module's docstring)."""
     probs = np.round(np.asarray(probs, dtype=np.float64), 6)  # whole arrays at once: this runs per request
     orders = np.argsort(-probs, axis=1, kind="stable")[:, :max(1, top_k)]
     items = []
     for p, order, box in zip(probs.tolist(), orders.tolist(), boxes, strict=True):
         best = order[0]
-        confident = min_confidence is None or p[best] >= min_confidence
-        items.append(DigitReading(best, p, [{"digit": d, "p": p[d]} for d in order], box, confident))
-    text = "".join(classes[i.digit] if i.confident else DOUBTFUL for i in items)
-    confidence = float(np.prod([max(i.probs) for i in items])) if items else 0.0
-    return Reading(text, round(confidence, 6), items, path, list(crops) if crops is not None else [])
+        accepted = min_confidence is None or p[best] >= min_confidence
+        items.append(DigitReading(best, p, [{"digit": d, "p": p[d]} for d in order], box, accepted))
+    text = "".join(classes[i.digit] if i.accepted else DOUBTFUL for i in items)
+    confidence = round(float(np.prod([max(i.probs) for i in items])), 6) if items else 0.0
+    accepted = bool(items) and (min_confidence is None or confidence >= min_confidence)
+    return Reading(text, confidence, items, path, list(crops) if crops is not None else [], accepted)
 
 
 def recognize(image: Any, model: str | Classifier = "default", multi: bool | None = None, top_k: int = 3,

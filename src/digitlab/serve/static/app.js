@@ -8,7 +8,12 @@
   const STROKE = 0.07;            // stroke width as a fraction of canvas height: MNIST strokes are ~1/10 of a digit's height
   const EXPORT_HEIGHT = 280;      // the sent PNG's height; the server crops to the ink and rescales anyway
   const READ_EVERY_MS = 200;      // at most one read per 200 ms while drawing, and one 200 ms after the last change
-  const UNSURE_BELOW = 0.5;       // a top probability under this is shown as a guess (amber)
+  // The reject option: a reading is accepted when the server's estimate of the chance it is right (its
+  // calibrated confidence) reaches this. Default 90%; the page's own URL can set it: /?min_confidence=0.99.
+  const MIN_CONFIDENCE = (() => {
+    const asked = Number.parseFloat(new URLSearchParams(window.location.search).get("min_confidence"));
+    return Number.isFinite(asked) && asked >= 0 && asked <= 1 ? asked : 0.9;
+  })();
   const KEY_STORE = "digitlab.apiKey";
 
   const $ = (id) => document.getElementById(id);
@@ -16,7 +21,7 @@
   const ctx = canvas.getContext("2d");
   const ui = {
     hint: $("hint"), undo: $("undo"), clear: $("clear"), wide: $("wide"), digits: $("digits"),
-    confidence: $("confidence"), bars: $("bars"), status: $("status"), keyform: $("keyform"),
+    confidence: $("confidence"), verdict: $("verdict"), bars: $("bars"), status: $("status"), keyform: $("keyform"),
     apikey: $("apikey"), model: $("model"),
   };
 
@@ -290,7 +295,7 @@
     updateBusy();
     try {
       const blob = await exportPng();
-      const body = await api(`v1/recognize?multi=${wide}&top_k=3`, {
+      const body = await api(`v1/recognize?multi=${wide}&top_k=3&min_confidence=${MIN_CONFIDENCE}`, {
         method: "POST", body: blob, headers: { "Content-Type": "image/png" }, signal: ctrl.signal,
       });
       if (gen === generation && version >= state.shownVersion) showResult(body, version);
@@ -311,6 +316,8 @@
 
   // ---------------------------------------------------------------- showing results
 
+  // "97", "99.9": one decimal only where rounding to a whole percent would claim 100.
+  const pctSure = (p) => (p >= 0.995 && p < 1 ? (Math.floor(p * 1000) / 10).toFixed(1) : String(Math.round(p * 100)));
   const pct = (p) => (p >= 0.995 ? "100" : p < 0.01 ? (p >= 0.001 ? "<1" : "") : String(Math.round(p * 100)));
 
   function barColumn(digit) {
@@ -349,6 +356,7 @@
     ui.digits.textContent = "";
     ui.digits.classList.remove("unsure");
     ui.confidence.textContent = "";
+    ui.verdict.hidden = true;
     buildBars();
     setStatus(state.wide ? "Write a number across the box: it is read as you write."
       : "Draw a digit in the box: it is read as you write.");
@@ -359,10 +367,16 @@
     state.shownVersion = version;
     const items = body.items || [];
     const top = (item) => Math.max(...item.probs);
-    const unsure = items.some((item) => top(item) < UNSURE_BELOW || item.confident === false);
-    ui.digits.textContent = body.digits || "";
-    ui.digits.classList.toggle("unsure", unsure);
-    ui.confidence.textContent = items.length ? `${Math.round((body.confidence ?? top(items[0])) * 100)}% sure` : "";
+    const rejected = body.accepted === false;
+    // The server writes ? for a digit under the threshold; the page shows its best guess, marked (amber).
+    const text = body.digits || "";
+    ui.digits.textContent = items.length === text.length
+      ? items.map((item, i) => (item.accepted === false ? String(item.digit) : text[i])).join("") : text;
+    ui.digits.classList.toggle("unsure", rejected);
+    const sure = body.confidence ?? (items.length ? top(items[0]) : 0);
+    ui.confidence.textContent = items.length ? `${pctSure(sure)}% sure` : "";
+    ui.verdict.hidden = !(rejected && items.length);
+    ui.verdict.textContent = `Not accepted: under ${pctSure(MIN_CONFIDENCE)}%`;
 
     if (state.wide) {
       ui.bars.replaceChildren(...items.map(miniChart));
@@ -372,7 +386,7 @@
       setBars([...ui.bars.children], items[0].probs, true);
     }
     const ms = body.timing_ms ? ` in ${Math.round(body.timing_ms.total)} ms` : "";
-    setStatus(unsure ? "Not sure about this one: try writing it larger or more clearly."
+    setStatus(rejected ? "Not sure enough to accept: a form would send this to a person. Try writing it more clearly."
       : `Read${ms} by model “${body.model || "?"}”.`);
     updateBusy();
   }
@@ -380,7 +394,7 @@
   function miniChart(item) {
     const card = document.createElement("div");
     const p = Math.max(...item.probs);
-    card.className = "mini" + (p < UNSURE_BELOW || item.confident === false ? " unsure" : "");
+    card.className = "mini" + (item.accepted === false ? " unsure" : "");
     card.innerHTML = `<div class="mini-head"><span class="mini-digit"></span><span class="mini-p"></span></div>` +
       `<div class="bars-mini" role="list"></div><div class="mini-topk"></div>`;
     card.querySelector(".mini-digit").textContent = String(item.digit);
