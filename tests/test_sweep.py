@@ -238,6 +238,11 @@ def test_a_study_searching_other_parameters_refuses_a_new_worker(recipe, tmp_pat
     with pytest.raises(DigitlabError, match="cannot open the study storage"):
         open_study(recipe, parse_params(["lr=log:1e-4:1e-1"], recipe),
                    SweepOptions(trials=1, out=tmp_path / "b", storage="sqlite:////no/such/dir/x.db"))
+    with pytest.raises(DigitlabError) as caught:  # no driver, or no server on port 1: one line, no password
+        open_study(recipe, parse_params(["lr=log:1e-4:1e-1"], recipe),
+                   SweepOptions(trials=1, out=tmp_path / "c", storage="postgresql://me:secret@127.0.0.1:1/db"))
+    assert "postgresql://me:***@127.0.0.1:1/db: cannot open" in str(caught.value)
+    assert "secret" not in str(caught.value) and "\n" not in str(caught.value)
 
 
 # --- several workers, one study -----------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
                                report=report, heartbeat=heartbeat, baseline=baseline)
         if not json:
             err.print(f"[dim]sweep of {base.name}: {trials} trial(s) into {out}, study "
-                      f"{study_name or 'sweep-' + base.name} in {options.storage_url()}[/dim]")
+                      f"{study_name or 'sweep-' + base.name} in {options.storage_shown()}[/dim]")
         result = run_sweep(base, params, options, run_options,
                            on_trial=None if json else lambda row: err.print(trial_line(row)))
         doc = result.to_json()

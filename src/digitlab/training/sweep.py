@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -241,6 +242,15 @@ class SweepOptions:
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///{(self.out / STUDY_DB).resolve()}"
 
+    def storage_shown(self) -> str:
+        """The storage URL with its password hidden: what summaries, tables and errors show."""
+        return hide_password(self.storage_url())
+
+
+def hide_password(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db`` (other URLs unchanged)."""
+    return re.sub(r"^([\w+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
 
 @dataclass
 class SweepResult:
@@ -284,7 +294,7 @@ def open_study(recipe: Recipe, params: Sequence[Param], options: SweepOptions) -
     """Create the study, or join it when it exists (another worker's) after checking it searches the same
     recipe and parameters; DigitlabError (one line) for an unreachable storage or a different study."""
     optuna = require_optuna()
-    url = options.storage_url()
+    url, shown = options.storage_url(), options.storage_shown()
     if options.storage is None:
         options.out.mkdir(parents=True, exist_ok=True)
     name = options.study_name or f"sweep-{recipe.name}"
@@ -304,7 +314,7 @@ def open_study(recipe: Recipe, params: Sequence[Param], options: SweepOptions) -
                 # insert of the schema version collides; by the next attempt the tables are there.
                 racing = any(w in str(e) for w in ("UNIQUE constraint", "already exists", "locked", "Duplicate"))
                 if not racing or attempt == 4:
-                    raise DigitlabError(f"--storage {url}: cannot open the study storage ({_first_line(e)})") \
+                    raise DigitlabError(f"--storage {shown}: cannot open the study storage ({_first_line(e)})") \
                         from None
         time.sleep(0.2 * (attempt + 1))
     sampler = optuna.samplers.TPESampler(seed=options.seed)
@@ -314,7 +324,7 @@ def open_study(recipe: Recipe, params: Sequence[Param], options: SweepOptions) -
     study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner, study_name=name,
                                 direction="maximize", load_if_exists=True)
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise DigitlabError(f"study {name!r} in {url} minimises; a sweep's study maximises validation accuracy")
+        raise DigitlabError(f"study {name!r} in {shown} minimises; a sweep's study maximises validation accuracy")
     space = {"recipe": json.loads(json.dumps(recipe.to_json())), "params": [p.spec() for p in params]}
     held = {k: study.user_attrs.get(k) for k in space}
     if held["recipe"] is None and held["params"] is None:
@@ -323,7 +333,7 @@ def open_study(recipe: Recipe, params: Sequence[Param], options: SweepOptions) -
         study.set_user_attr("digitlab_version", __version__)
     elif held != space:
         what = "parameters " + " ".join(held["params"] or []) if held["params"] != space["params"] else "recipe"
-        raise DigitlabError(f"study {name!r} in {url} searches other {what}; give the same recipe, overrides and "
+        raise DigitlabError(f"study {name!r} in {shown} searches other {what}; give the same recipe, overrides and "
                             "--param to every worker, or another --study-name")
     return study
 
@@ -407,7 +417,7 @@ def write_outputs(study: Any, base: Recipe, options: SweepOptions, plot: bool = 
     if plot:
         plot_study(rows, out / PLOT, title=f"{study.study_name}: {len(rows)} trials")
         files["plot"] = str(out / PLOT)
-    result = SweepResult(study.study_name, options.storage_url(), out, rows, best, recipe, files)
+    result = SweepResult(study.study_name, options.storage_shown(), out, rows, best, recipe, files)
     atomic_write_json(out / SUMMARY, result.to_json())
     return result
 
@@ -443,7 +453,7 @@ def run_sweep(recipe: Recipe, params: Sequence[Param], options: SweepOptions,
     run_options.validate()
     options.out.mkdir(parents=True, exist_ok=True)
     name = options.study_name or f"sweep-{recipe.name}"
-    check_out_dir(options.out, name, options.storage_url())
+    check_out_dir(options.out, name, options.storage_shown())
     optuna = require_optuna()
     study = open_study(recipe, params, options)
 
