@@ -1,8 +1,15 @@
-"""`digitlab train`: one run of a recipe (or the resumption of one)."""
+"""`digitlab train`: one run of a recipe (or the resumption of one), in one process or data-parallel.
+
+``--nproc-per-node N`` re-launches the same command in N processes through torch.distributed.run (torchrun's own
+code, ``--standalone``); ``torchrun ... -m digitlab train ...`` does the same by hand, across nodes too.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -92,6 +99,13 @@ def register(app: typer.Typer) -> None:
         threads: str = Threads,
         report: bool = typer.Option(True, "--report/--no-report",
                                     help="Write report.md and its figures (--no-report: model files only)."),
+        nproc_per_node: int = typer.Option(None, "--nproc-per-node", min=1,
+                                           help="Train data-parallel (DDP) in N processes on this machine, launched "
+                                                "through torch.distributed.run; the batch size stays the global "
+                                                "batch, each process takes batch / N (default: one process)."),
+        sync_bn: bool = typer.Option(False, "--sync-bn",
+                                     help="With several processes on CUDA: BatchNorm statistics over the global "
+                                          "batch (SyncBatchNorm)."),
         json: bool = Json,
     ) -> None:
         """Train a model by its default recipe or a named one; write a run directory with a report."""
@@ -101,10 +115,17 @@ def register(app: typer.Typer) -> None:
 
         requested = parse_threads(threads)
         requested_threads(requested)  # a bad $DIGITLAB_THREADS fails now, not after the data has loaded
+        launching = nproc_per_node is not None and nproc_per_node > 1
+        if launching and ("RANK" in os.environ or "WORLD_SIZE" in os.environ):
+            raise DigitlabError("--nproc-per-node inside a torchrun job: give it to torchrun, or leave torchrun out")
+        rank = int(os.environ.get("RANK", "0") or 0)
         if resume is not None:
+            if launching:
+                _launch(nproc_per_node)
+                return
             with use_threads(requested):  # --threads on a resume: this session's choice, over the run's own
-                result = run_training(None, resume=resume, show_progress=not json,  # type: ignore[arg-type]
-                                      report=report)
+                result = _quiet_on_other_ranks(lambda: run_training(
+                    None, resume=resume, show_progress=not json, report=report), rank)  # type: ignore[arg-type]
         else:
             base = choose_recipe(model, recipe)
             extra = parse_model_args(arg)
@@ -118,8 +139,18 @@ def register(app: typer.Typer) -> None:
                                    limit=limit, classes=parse_classes(classes), per_class=per_class,
                                    dataset=dataset)
             options = RunOptions(device=device, target_acc=target_acc, target_split=target_split,
-                                 data_dir=str(data_dir) if data_dir else None, threads=requested)
-            result = run_training(chosen, options, run_dir, show_progress=not json, report=report)
+                                 data_dir=str(data_dir) if data_dir else None, threads=requested, sync_bn=sync_bn)
+            if launching:
+                options.validate()
+                if chosen.batch_size % nproc_per_node:
+                    raise DigitlabError(f"batch size {chosen.batch_size} does not split over {nproc_per_node} "
+                                        f"processes: choose a multiple of {nproc_per_node} (each takes batch / N)")
+                _launch(nproc_per_node)
+                return
+            result = _quiet_on_other_ranks(lambda: run_training(chosen, options, run_dir, show_progress=not json,
+                                                                report=report), rank)
+        if rank != 0:  # rank 0 speaks for a torchrun job
+            return
         doc = result.to_json()
         if json:
             print_json(doc)
@@ -130,3 +161,20 @@ def register(app: typer.Typer) -> None:
                   f"{doc['train_seconds']:.1f} s{ttt}")
         if report:
             out.print(f"report: {doc['report']}")
+
+
+def _launch(nproc_per_node: int) -> None:
+    """This very command, minus --nproc-per-node, in that many processes (torch.distributed.run)."""
+    from digitlab.training.distributed import cli_argv, launch, without_option
+
+    launch(nproc_per_node, without_option(cli_argv(), "--nproc-per-node"))
+
+
+def _quiet_on_other_ranks(train: Callable[[], Any], rank: int) -> Any:
+    """``train()``; an error rank 0 met and shared is printed by rank 0 alone (the others exit 2 quietly)."""
+    try:
+        return train()
+    except DigitlabError as e:
+        if rank != 0 and type(e).__name__ == "SharedError":
+            raise typer.Exit(2) from None
+        raise

@@ -5,6 +5,11 @@ a per-batch schedule, validation after each epoch, the best epoch's weights kept
 validation, never on test), an atomic checkpoint after every epoch so a killed run can resume and end
 bit-identical to an uninterrupted one (on CPU). Steps and evaluation run on the intra-op threads
 ``digitlab.utils.threads`` chooses from the work (``thread_plan``).
+
+Under torchrun (``dist``, training/distributed.py) the same loop runs on every rank: the model in
+DistributedDataParallel, each rank its slice of every batch (the recipe's batch size is the global batch), the
+epoch's loss, accuracy and validation summed over the ranks (the same figures everywhere), and rank 0 alone
+writing the checkpoint and metrics.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from digitlab.data.datasets import Digits
 from digitlab.errors import DigitlabError
 from digitlab.inference.normalization import Normalization
 from digitlab.training.augment import Affine
+from digitlab.training.distributed import Dist
 from digitlab.training.recipes import Recipe
 from digitlab.training.run_dir import TORCH_CHECKPOINT, RunDir
 from digitlab.training.state import FitState, Target
@@ -81,9 +87,19 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def evaluate_batches(model: nn.Module, batches: DeviceBatches, loss_fn: Callable,
+                     dist: Dist | None = None) -> tuple[float, float]:
+    """(mean loss, accuracy) over a split, in eval mode; with ``dist``, over every rank's share of it."""
+    loss_sum, correct = _evaluation_sums(model, batches, loss_fn)
+    n = max(1, batches.total)
+    if dist is None:
+        return loss_sum.item() / n, correct.item() / n
+    loss_total, correct_total = dist.all_sum([loss_sum.item(), float(correct.item())])
+    return loss_total / n, correct_total / n
+
+
 @torch.inference_mode()
-def evaluate_batches(model: nn.Module, batches: DeviceBatches, loss_fn: Callable) -> tuple[float, float]:
-    """(mean loss, accuracy) over a split, in eval mode."""
+def _evaluation_sums(model: nn.Module, batches: DeviceBatches, loss_fn: Callable) -> tuple[torch.Tensor, torch.Tensor]:
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=batches.x.device)
@@ -94,8 +110,7 @@ def evaluate_batches(model: nn.Module, batches: DeviceBatches, loss_fn: Callable
         loss_sum += loss_fn(out.float(), y).double() * len(y)
         correct += (out.argmax(1) == y).sum()
     model.train(was_training)
-    n = max(1, len(batches.y))
-    return loss_sum.item() / n, correct.item() / n
+    return loss_sum, correct
 
 
 def thread_plan(model: nn.Module, batch_size: int, threads: object = None) -> dict[str, int]:
@@ -150,13 +165,15 @@ class ProgressBar:
 
 
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, batches: DeviceBatches,
-                     state: FitState, aug_rng: torch.Generator, ema: Any) -> None:
+                     state: FitState, aug_rng: torch.Generator, ema: Any, rank_rngs: list | None = None) -> None:
     payload = {
         **state.to_dict(), "model": model.state_dict(),
         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
         "batch_rng": batches.get_state(), "torch_rng": torch.get_rng_state(), "aug_rng": aug_rng.get_state(),
         "ema": ema.state_dict() if ema is not None else None,
     }
+    if rank_rngs is not None:  # DDP: every rank's (torch, augmentation) RNG states, so each resumes its own
+        payload["rank_rngs"] = rank_rngs
     with atomic_open(path, "wb") as f:
         torch.save(payload, f)
 
@@ -172,45 +189,57 @@ def fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device:
         run_dir: RunDir | Path | None = None, target: Target | None = None, test: Digits | None = None,
         show_progress: bool = False, on_epoch: Callable[[dict], None] | None = None,
         resume: dict[str, Any] | None = None, threads: object = None,
-        plan: dict[str, int] | None = None) -> FitState:
+        plan: dict[str, int] | None = None, dist: Dist | None = None, sync_bn: bool = False) -> FitState:
     """Train ``model`` by ``recipe``; return the state (history, best weights, timings).
 
     The model's own (possibly compiled) forward is used for training; ``model`` itself is updated in
     place and ends holding the best epoch's weights. ``threads`` (an int, "auto" or None) or a ready ``plan``
-    (``thread_plan``) set the intra-op threads.
+    (``thread_plan``) set the intra-op threads. ``dist``: this rank of a torchrun job (``device`` is then its
+    own); ``sync_bn``: BatchNorm over the global batch (SyncBatchNorm, CUDA).
     """
+    if dist is not None and recipe.batch_size % dist.world_size:
+        raise DigitlabError(f"batch size {recipe.batch_size} does not split over {dist.world_size} processes: "
+                            f"choose a multiple of {dist.world_size} (each takes batch / processes)")
     plan = plan or thread_plan(model, recipe.batch_size, threads)
     run_dir = RunDir(run_dir) if run_dir is not None else None
     with torch_threads(plan["train"]):
         state = _fit(model, recipe, train, val, device=device, run_dir=run_dir, target=target, test=test,
-                     show_progress=show_progress, on_epoch=on_epoch, resume=resume, eval_threads=plan["eval"])
+                     show_progress=show_progress, on_epoch=on_epoch, resume=resume, eval_threads=plan["eval"],
+                     dist=dist, sync_bn=sync_bn)
     state.threads = dict(plan)
     return state
 
 
 def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device: torch.device,
          run_dir: RunDir | None, target: Target | None, test: Digits | None, show_progress: bool,
-         on_epoch: Callable[[dict], None] | None, resume: dict[str, Any] | None, eval_threads: int) -> FitState:
+         on_epoch: Callable[[dict], None] | None, resume: dict[str, Any] | None, eval_threads: int,
+         dist: Dist | None = None, sync_bn: bool = False) -> FitState:
     def evaluate(batches: DeviceBatches) -> tuple[float, float]:
         with torch_threads(eval_threads):
-            return evaluate_batches(eval_model, batches, loss_fn)
+            return evaluate_batches(eval_model, batches, loss_fn, dist)
 
     norm = Normalization.named(recipe.normalization)
     model = model.to(device)
+    shard = {"rank": dist.rank, "world_size": dist.world_size} if dist is not None else {}
+    if sync_bn and dist is not None:
+        from digitlab.training.distributed import convert_sync_bn
+
+        model = convert_sync_bn(model, device)
     train_batches = DeviceBatches(train, recipe.batch_size, normalization=norm, shuffle=True, seed=recipe.seed,
-                                  device=device)
-    val_batches = DeviceBatches(val, EVAL_BATCH, normalization=norm, device=device)
+                                  device=device, **shard)
+    val_batches = DeviceBatches(val, EVAL_BATCH, normalization=norm, device=device, **shard)
     target_batches = val_batches
     if target is not None and target.split == "test":
         if test is None:
             raise DigitlabError("--target-split test needs the test split")
-        target_batches = DeviceBatches(test, EVAL_BATCH, normalization=norm, device=device)
+        target_batches = DeviceBatches(test, EVAL_BATCH, normalization=norm, device=device, **shard)
     optimizer = make_optimizer(model.parameters(), recipe)
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(train_batches))
     loss_fn = loss_function(recipe)
-    forward = torch.compile(model) if recipe.compile else model
     augment = Affine.from_recipe(recipe.augment)
-    aug_rng = torch.Generator().manual_seed(recipe.seed + 1)
+    aug_rng = torch.Generator().manual_seed(recipe.seed + 1 + (dist.rank if dist is not None else 0))
+    if dist is not None and not dist.is_main:  # its own dropout masks; rank 0 keeps the single-process stream
+        torch.manual_seed(recipe.seed + 7919 * dist.rank)
     ema = None
     if recipe.ema is not None:  # evaluated, selected and kept instead of the raw weights
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -229,9 +258,22 @@ def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device
         aug_rng.set_state(resume["aug_rng"])
         if ema is not None:
             ema.load_state_dict(resume["ema"])
+        if dist is not None:
+            rngs = resume.get("rank_rngs")
+            if rngs is None or len(rngs) != dist.world_size:
+                raise DigitlabError(f"the checkpoint holds {len(rngs) if rngs else 1} rank(s), this job "
+                                    f"{dist.world_size}: resume with as many processes as the run started with")
+            torch.set_rng_state(rngs[dist.rank][0])
+            aug_rng.set_state(rngs[dist.rank][1])
         state = FitState.from_dict(resume)
+    trained = model
+    if dist is not None:
+        from digitlab.training.distributed import wrap_model
 
-    bar = ProgressBar(show_progress, recipe.epochs, len(train_batches))
+        trained = wrap_model(model, dist)  # gradients averaged over the ranks in backward
+    forward = torch.compile(trained) if recipe.compile else trained
+
+    bar = ProgressBar(show_progress and (dist is None or dist.is_main), recipe.epochs, len(train_batches))
     model.train()
     while not state.done(recipe.epochs):
         bar.start(state.epoch)
@@ -246,7 +288,10 @@ def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device
                 out = forward(x)
                 loss = loss_fn(out.float(), y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if dist is not None:  # DDP averages the ranks' gradients: weigh each by its share of the batch
+                (loss * (len(y) * dist.world_size / train_batches.global_size(step - 1))).backward()
+            else:
+                loss.backward()
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
@@ -261,19 +306,31 @@ def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        train_loss = loss_sum.item() / max(1, seen)
+        loss_total, correct_total = loss_sum.item(), correct.item()
+        if dist is not None:  # the whole batch's figures, the same on every rank
+            loss_total, correct_total, seen = dist.all_sum([loss_total, float(correct_total), float(seen)])
+            seconds = dist.all_max(seconds)
+            dist.sync_buffers(model)
+            if ema is not None:
+                dist.sync_buffers(ema)
+        train_loss = loss_total / max(1, seen)
         if not math.isfinite(train_loss):
             raise DigitlabError(f"training diverged at epoch {state.epoch + 1} (loss {train_loss}); lower --lr")
         val_loss, val_acc = evaluate(val_batches)
-        record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_acc": correct.item() / max(1, seen),
+        record = {"epoch": state.epoch + 1, "train_loss": train_loss, "train_acc": correct_total / max(1, seen),
                   "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
                   "lr": optimizer.param_groups[0]["lr"]}
         state.close_epoch(record, target=target, target_accuracy=lambda: evaluate(target_batches)[1],
                           snapshot=lambda: {k: v.detach().to("cpu", copy=True)
                                             for k, v in eval_model.state_dict().items()})
         bar.end(record)
-        if run_dir is not None:  # the checkpoint first: metrics.jsonl never runs ahead of what --resume restores
-            _save_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, train_batches, state, aug_rng, ema)
+        rank_rngs = None
+        if dist is not None:
+            rank_rngs = dist.gather_objects((torch.get_rng_state(), aug_rng.get_state()))
+        if run_dir is not None and (dist is None or dist.is_main):
+            # The checkpoint first: metrics.jsonl never runs ahead of what --resume restores.
+            _save_checkpoint(run_dir / CHECKPOINT, model, optimizer, scheduler, train_batches, state, aug_rng, ema,
+                             rank_rngs)
             run_dir.write_metrics(state.history)
         if on_epoch is not None:
             on_epoch(record)
