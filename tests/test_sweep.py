@@ -8,6 +8,7 @@ validation split; 200 test images), the `cnn` model, 1-2 epochs: every trial tak
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -23,12 +24,10 @@ import pytest
 from digitlab.errors import DigitlabError
 from digitlab.training.recipes import get_recipe
 from digitlab.training.run import RunOptions
-
-optuna = pytest.importorskip("optuna")
-
-from digitlab.training.sweep import (  # noqa: E402
+from digitlab.training.sweep import (
     Param,
     SweepOptions,
+    hide_password,
     open_study,
     parse_param,
     parse_params,
@@ -39,6 +38,8 @@ from digitlab.training.sweep import (  # noqa: E402
 CLI = [sys.executable, "-m", "digitlab"]
 ENV = {**os.environ, "DIGITLAB_THREADS": "1"}
 CPU = RunOptions(device="cpu", threads=1)
+needs_optuna = pytest.mark.skipif(importlib.util.find_spec("optuna") is None,
+                                  reason="the scale extra (optuna) is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +130,13 @@ def test_bad_params_are_one_clear_error(text, message):
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_storage_passwords_are_hidden():
+    assert hide_password("postgresql://me:secret@db-host:5432/sweeps") == "postgresql://me:***@db-host:5432/sweeps"
+    assert hide_password("mysql+pymysql://me:pw@h/d") == "mysql+pymysql://me:***@h/d"
+    assert hide_password("sqlite:////tmp/sweep.db") == "sqlite:////tmp/sweep.db"
+    assert hide_password("postgresql://db-host/sweeps") == "postgresql://db-host/sweeps"
+
+
 def test_a_field_given_twice_or_none_at_all_is_an_error():
     with pytest.raises(DigitlabError, match="--param lr is given twice"):
         parse_params(["lr=log:1e-4:1e-1", "lr=0.1,0.2"], get_recipe("cnn"))
@@ -136,6 +144,7 @@ def test_a_field_given_twice_or_none_at_all_is_an_error():
         parse_params([], get_recipe("cnn"))
 
 
+@needs_optuna
 @pytest.mark.parametrize("args, message", [
     (["cnn", "--param", "nope=1,2"], "--param nope: unknown parameter"),
     (["cnn", "--param", "lr=log:0:1"], "a log range needs LO > 0"),
@@ -168,6 +177,7 @@ def test_without_optuna_the_command_names_the_extra(tmp_path):
 
 # --- a tiny real search -------------------------------------------------------------------------------------------
 
+@needs_optuna
 def test_sweep_writes_trials_summary_plot_and_a_best_recipe_train_reproduces(recipe_file, tmp_path):
     out = tmp_path / "sweep"
     done = invoke(["sweep", str(recipe_file), "--param", "lr=log:1e-3:3e-2", "--param", "batch-size=32,64",
@@ -205,6 +215,7 @@ def test_sweep_writes_trials_summary_plot_and_a_best_recipe_train_reproduces(rec
     assert json.loads(train.stdout)["best_val_acc"] == pytest.approx(best["val_acc"], abs=0.004)
 
 
+@needs_optuna
 def test_median_pruner_stops_a_trial_clearly_below_the_median(recipe, tmp_path):
     """Three good learning rates finish; a hopeless one (1e-6: chance level after one epoch) is pruned then."""
     params = parse_params(["lr=log:1e-6:1e-1"], recipe)
@@ -223,6 +234,7 @@ def test_median_pruner_stops_a_trial_clearly_below_the_median(recipe, tmp_path):
     assert result.best["number"] in (0, 1, 2) and result.best_recipe.lr != 1e-6
 
 
+@needs_optuna
 def test_a_study_searching_other_parameters_refuses_a_new_worker(recipe, tmp_path):
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     first = SweepOptions(trials=1, out=tmp_path / "a", storage=db, study_name="s")
@@ -247,6 +259,7 @@ def test_a_study_searching_other_parameters_refuses_a_new_worker(recipe, tmp_pat
 
 # --- several workers, one study -----------------------------------------------------------------------------------
 
+@needs_optuna
 def test_two_processes_share_one_sqlite_study(recipe_file, tmp_path):
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     common = [str(recipe_file), "--param", "lr=log:1e-3:3e-2", "--param", "batch-size=32,64", "--trials", "2",
@@ -257,6 +270,8 @@ def test_two_processes_share_one_sqlite_study(recipe_file, tmp_path):
     done = [proc.communicate(timeout=300) for proc in workers]
     for proc, (_, stderr) in zip(workers, done, strict=True):
         assert proc.returncode == 0, stderr
+    import optuna
+
     study = optuna.load_study(study_name="shared", storage=db)
     assert len(study.trials) == 4 and sorted(t.number for t in study.trials) == list(range(4))
     assert {t.state.name for t in study.trials} == {"COMPLETE"}  # one epoch, the last: never pruned; none lost
@@ -272,6 +287,7 @@ def test_two_processes_share_one_sqlite_study(recipe_file, tmp_path):
     assert progress.count("complete after 1 epoch(s)") == 2  # one line per trial of its own
 
 
+@needs_optuna
 def test_a_killed_workers_trial_is_run_again_by_another(recipe_file, recipe, tmp_path):
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     args = [str(recipe_file), "--param", "lr=log:1e-3:3e-2", "--trials", "1", "--epochs", "2",

@@ -358,7 +358,6 @@ def make_objective(optuna: Any, base: Recipe, params: Sequence[Param], options: 
 
         def on_epoch(record: dict) -> None:
             trial.report(record["val_acc"], record["epoch"])
-            trial.set_user_attr("epochs", record["epoch"])
             last = record["epoch"] >= recipe.epochs  # a trial whose training is over completes: nothing to save
             if options.prune and not last and trial.should_prune():
                 raise optuna.TrialPruned(f"val acc {record['val_acc']:.4f} below the median at epoch "
