@@ -49,14 +49,38 @@ def test_the_numpy_path_never_imports_torch(tmp_path):
     """)
 
 
-def test_a_lookup_imports_only_the_modules_up_to_the_model():
+def test_a_lookup_imports_only_the_models_own_module():
     run_python("""
         import sys
+        from digitlab.models.registry import MODEL_MODULES, get_spec
+
+        for name, module in (("cnn", "cnn"), ("lenet-lite", "lenet"), ("mlp-bp", "mlp")):
+            get_spec(name)
+            assert f"digitlab.models.{module}" in sys.modules
+        others = set(MODEL_MODULES) - {"digitlab.models.cnn", "digitlab.models.lenet", "digitlab.models.mlp"}
+        assert not others & set(sys.modules) and "digitlab.quantum" not in sys.modules, others & set(sys.modules)
+    """)
+
+
+def test_the_listing_does_not_depend_on_which_model_module_was_imported_first():
+    run_python(f"""
+        import digitlab.models.hybrid, digitlab.models.cnn  # a test or a script may import one directly
+        from digitlab.models.registry import list_models
+
+        assert list_models() == {LISTED!r}, list_models()
+    """)
+
+
+def test_loading_a_torch_model_imports_no_extra_package():
+    # A torch model's lookup passes the NumPy module first: that must cost no package the load lacked before.
+    run_python("""
+        import sys
+        import torch.nn
         from digitlab.models.registry import get_spec
 
-        get_spec("cnn")
-        assert "digitlab.models.cnn" in sys.modules
-        assert "digitlab.models.hybrid" not in sys.modules and "digitlab.quantum" not in sys.modules
+        before = {m.split(".")[0] for m in sys.modules}
+        get_spec("digitnet")
+        assert {m.split(".")[0] for m in sys.modules} == before, {m.split(".")[0] for m in sys.modules} - before
     """)
 
 

@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from digitlab.errors import DataError, ModelError
 from digitlab.models.registry import register_model
 from digitlab.utils.threads import inference_threads, run_plan
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
 
 COSTS = ("quadratic", "cross-entropy")
 OUTPUTS = ("sigmoid", "softmax")
@@ -49,6 +51,8 @@ def blas_threads(count: int) -> Any:
     """A context in which NumPy's BLAS runs on ``count`` threads."""
     global _blas
     if _blas is None:
+        from threadpoolctl import ThreadpoolController  # here, not at the top: a registry lookup imports this module
+
         _blas = ThreadpoolController()
     return _blas.limit(limits=count, user_api="blas")
 
