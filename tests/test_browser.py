@@ -213,6 +213,7 @@ def test_draws_seven_then_zero(laptop: Page) -> None:
     sync_api.expect(win).to_have_count(1)
     sync_api.expect(win.locator(".bar-label")).to_have_text("7")
     sync_api.expect(page.locator("#status")).not_to_have_class("status error")
+    sync_api.expect(page.locator("#verdict")).to_be_hidden()  # a clear 7 is accepted at the page's 90%
     laptop.screenshot("laptop-7.png")
 
     page.locator("#clear").click()
@@ -220,6 +221,24 @@ def test_draws_seven_then_zero(laptop: Page) -> None:
     assert page.locator("#undo").is_disabled()
     laptop.draw(in_square(ZERO))
     laptop.expect_digits("0")
+
+
+def test_a_reading_under_the_threshold_is_badged_not_accepted(browser: sync_api.Browser, server: str) -> None:
+    # Nothing the model reads is ever certain to six decimals: at ?min_confidence=1 every reading is rejected.
+    context = browser.new_context(viewport=LAPTOP, device_scale_factor=1)
+    page = Page(context.new_page()).open(server + "/?min_confidence=1")
+    sent = []
+    page.page.on("request", lambda r: sent.append(r.url) if "/v1/recognize" in r.url else None)
+    page.draw(in_square(SEVEN))
+    page.expect_digits("7")  # the best guess, marked, rather than the API's "?"
+    verdict = page.page.locator("#verdict")
+    sync_api.expect(verdict).to_be_visible(timeout=READ_TIMEOUT_MS)
+    sync_api.expect(verdict).to_contain_text("Not accepted")
+    sync_api.expect(page.page.locator("#digits")).to_have_class("digits unsure")
+    assert sent and all("min_confidence=1" in url for url in sent)
+    page.screenshot("laptop-7-not-accepted.png")
+    page.assert_no_errors()
+    context.close()
 
 
 def test_keyboard_clear(laptop: Page) -> None:

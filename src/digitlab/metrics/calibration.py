@@ -38,7 +38,10 @@ def reliability_bins(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) ->
     """One row per equal-width bin of the top probability: ``lower``, ``upper``, ``count``, ``confidence`` (mean
     top probability) and ``accuracy`` (the last two None for an empty bin). Bin i holds (i/bins, (i+1)/bins],
     the first also 0."""
-    confidence, correct = _top(probs, labels)
+    return _bins(*_top(probs, labels), bins)
+
+
+def _bins(confidence: np.ndarray, correct: np.ndarray, bins: int) -> list[dict]:
     edges = np.arange(bins + 1) / bins  # k / bins exactly as a caller writes it: 9 / 15 falls in (8/15, 9/15]
     index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
     count = np.bincount(index, minlength=bins)
@@ -55,16 +58,17 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     >>> round(expected_calibration_error(np.array([[0.8, 0.2]] * 10), np.array([0] * 8 + [1] * 2)), 9)
     0.0
     """
-    rows = reliability_bins(probs, labels, bins)
-    n = sum(r["count"] for r in rows)
-    return float(sum(r["count"] / n * abs(r["accuracy"] - r["confidence"]) for r in rows if r["count"]))
+    return calibration_summary(probs, labels, bins).ece
 
 
 def risk_coverage(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(coverage, accuracy, threshold), each (N,): keeping the k most confident images (k = 1..N; ties in
     dataset order) covers k/N of them, with that accuracy; ``threshold`` is the k-th image's top probability,
     the least a kept image had."""
-    confidence, correct = _top(probs, labels)
+    return _curve(*_top(probs, labels))
+
+
+def _curve(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     order = np.argsort(-confidence, kind="stable")
     kept = np.arange(1, len(order) + 1)
     return kept / len(order), np.cumsum(correct[order]) / kept, confidence[order]
@@ -130,8 +134,19 @@ class CalibrationSummary:
 def calibration_summary(probs: np.ndarray, labels: np.ndarray, bins: int = BINS,
                         target: float = TARGET_ACCURACY) -> CalibrationSummary:
     """ECE, reliability bins and the risk-coverage curve of ``probs`` (N, C) against integer ``labels`` (N,)."""
-    rows = reliability_bins(probs, labels, bins)
-    n = sum(r["count"] for r in rows)
+    return confidence_summary(*_top(probs, labels), bins, target)
+
+
+def confidence_summary(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS,
+                       target: float = TARGET_ACCURACY) -> CalibrationSummary:
+    """The same from each case's stated confidence (N,) and whether it was right (N,): e.g. numbers read from
+    photos, each with its reading's confidence and whether the whole string was exactly right."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    if confidence.ndim != 1 or confidence.shape != correct.shape or len(confidence) == 0:
+        raise DataError(f"need N > 0 confidences and N outcomes; got {confidence.shape} and {correct.shape}")
+    rows = _bins(confidence, correct, bins)
+    n = len(confidence)
     ece = float(sum(r["count"] / n * abs(r["accuracy"] - r["confidence"]) for r in rows if r["count"]))
-    coverage, accuracy, threshold = risk_coverage(probs, labels)
+    coverage, accuracy, threshold = _curve(confidence, correct)
     return CalibrationSummary(ece, rows, coverage, accuracy, threshold, target)
