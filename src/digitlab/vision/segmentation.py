@@ -9,7 +9,9 @@ A piece that may hold several digits is read by recognition-based segmentation: 
 are top-to-bottom paths through the fewest strokes (they bend round a neighbour that leans over),
 and of all the ways to read the piece (whole, or cut at some of them) the cheapest wins, counting
 the cuts, how far each part is from a digit's shape and, given a scorer (the model), its doubt
-about each part.
+about each part. Two cuts are never made, whatever the scorer says: one that divides a loop (a 0's
+thin side, a 6's or 9's bowl), and one whose parts sit one above the other rather than side by side
+(an italic 8 cut at its waist into a 6 and a 9, a long 1 cut in two).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ PIECE_ASPECT = 2.0  # ... and be at most this times wider than tall (MNIST: 99.9
 CUT_COST = 0.5  # cost of a cut through one stroke (where two digits touch), with a scorer to judge the pieces ...
 UNSCORED_CUT_COST = 2.5  # ... and without one: then only shapes speak for a split
 EXTRA_STROKE_COST = 1.6  # ... plus this for every further stroke it cuts (through a 0 or an 8)
+SLICE_COST = 3.5  # ... plus this per line height it runs inside ink beyond crossing (slicing a stroke lengthwise)
 WIDE_COST = 12.0  # cost of a digit k times wider than typical: WIDE_COST * log(k)^2 ...
 NARROW_COST = 0.5  # ... and of one k times narrower (a 1 is narrow; a run of touching digits is wide)
 CUT_BEND = 2.0  # a cut's cost (in strokes cut) of a sideways shift by the line height: it bends round a stroke ...
@@ -46,6 +49,12 @@ CUT_ALONG = 1.0  # ... and of running inside ink for the line height (along stro
 CUT_SPACING = 0.2  # candidate cuts through the middle row are at least this share of the line height apart
 RECOGNITION_WEIGHT = 6.0  # cost of one nat of the scorer's doubt (-log confidence) per digit
 MULTI_ASPECT = 1.6  # ink this much wider than tall is a number, whatever its pieces
+FAINT_SHARE = 0.5  # ink this share of the mask's threshold, next to a group's ink, may close one of its loops
+LOOP_GAP = 0.08  # ... as do gaps up to this share of the line height (a 0 not quite closed at the top)
+HOLE_SHARE = 0.04  # a hole (paper enclosed by one group's ink) this share of a typical digit's ink is a loop ...
+# ... and a cut never divides a loop: it would go through a digit's own thin join (an 0's thin side, a 6's bowl)
+SIDE_BY_SIDE = 1.0  # neighbouring pieces' ink centres are at least this times further apart across than up or
+# down: digits of a number sit side by side, the halves of a digit cut at its waist (an italic 8) sit one on the other
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 digits -> (N,) confidence of the best class
 
@@ -84,6 +93,7 @@ class _Line:
     groups: list[_Group]
     height: float  # median height of its substantial pieces: a digit's height
     typical_area: float  # ink area (mask pixels) of a typical digit: median of the substantial pieces, capped
+    stroke: float = 1.0  # the pen's stroke width in mask pixels: twice the ink area over its outline
 
 
 def segment(grey: np.ndarray | InkImage, *, polarity: InkPolarity = "auto", work_side: int = WORK_SIDE,
@@ -99,30 +109,35 @@ def segment(grey: np.ndarray | InkImage, *, polarity: InkPolarity = "auto", work
     found = grey if isinstance(grey, InkImage) else find_ink(grey, polarity=polarity, work_side=work_side)
     line = _read_line(found)
     cut_cost = UNSCORED_CUT_COST if scorer is None else CUT_COST
-    readings = [_Reading(found, line, group, cut_cost) for group in line.groups]
+    candidates = [_SplitCandidates(found, line, group, cut_cost) for group in line.groups]
     if scorer is not None:
-        ambiguous = [reading for reading in readings if len(reading.costs) > 1]
-        # Each group's reading as a whole first: what it costs bounds what a split may cost, so
+        ambiguous = [group for group in candidates if len(group.costs) > 1]
+        # Each group read as a whole first: what it costs bounds what a split may cost, so
         # pieces that cannot beat it are never cropped nor scored.
-        _add_doubt(scorer, [(reading, reading.whole) for reading in ambiguous])
-        _add_doubt(scorer, [(reading, key) for reading in ambiguous for key in reading.promising()])
-    digits = [digit for reading in readings for digit in reading.digits()]
+        _add_doubt(scorer, [(group, group.whole) for group in ambiguous])
+        _add_doubt(scorer, [(group, key) for group in ambiguous for key in group.promising()])
+    digits = [digit for group in candidates for digit in group.digits()]
     return sorted(digits, key=lambda digit: digit.box.left + digit.box.right)
 
 
-class _Reading:
+class _SplitCandidates:
     """The ways to read one group: whole, or cut into pieces along some of its candidate cuts.
 
     Edges are the group's left side (0), its cuts left to right, and its right side (``last``);
     a piece lies between two edges. A reading costs how far each piece is from a digit's shape,
     the cuts it makes and, once scored, the scorer's doubt about each piece; the cheapest reading
-    is found by dynamic programming over the edges.
+    is found by dynamic programming over the edges. Cuts that divide a loop are not candidates, and
+    neighbouring pieces must sit side by side (``SIDE_BY_SIDE``).
     """
 
     def __init__(self, found: InkImage, line: _Line, group: _Group, cut_cost: float) -> None:
         self.found, self.group, self.cut_cost = found, group, cut_cost
         inside = np.isin(line.labels[group.top: group.bottom, group.left: group.right], group.labels)
         self.cuts = _cuts(inside, line) if _may_split(group, line) else []
+        if self.cuts:
+            ink = found.ink[group.top: group.bottom, group.left: group.right]
+            loops = _loops(inside, ink > FAINT_SHARE * found.threshold, line)
+            self.cuts = [cut for cut in self.cuts if not _divides(cut, loops)]
         height, width = inside.shape
         edges = [np.zeros(height, dtype=int), *(cut.columns for cut in self.cuts), np.full(height, width)]
         self.last = len(edges) - 1
@@ -139,6 +154,7 @@ class _Reading:
                 cost = _piece_cost(region, group, line)
                 if np.isfinite(cost):
                     self.regions[i, j], self.costs[i, j] = region, cost
+        self.centres = {key: _centre(region) for key, region in self.regions.items()}
 
     def crop(self, key: tuple[int, int]) -> DigitCrop:
         """The piece as a digit image (made once: scored pieces are often the ones kept)."""
@@ -151,8 +167,10 @@ class _Reading:
     def _step(self, key: tuple[int, int]) -> float:
         """A piece's cost, with the cut that ends it."""
         end = key[1]
-        cut = 0.0 if end == self.last else self.cut_cost + EXTRA_STROKE_COST * (self.cuts[end - 1].strokes - 1)
-        return self.costs[key] + cut
+        if end == self.last:
+            return self.costs[key]
+        cut = self.cuts[end - 1]
+        return self.costs[key] + self.cut_cost + EXTRA_STROKE_COST * (cut.strokes - 1) + SLICE_COST * cut.along
 
     def _ahead(self) -> tuple[list[float], list[int]]:
         """ahead[e]: the cost of the cheapest reading from the left side to edge e; link[e]: the
@@ -177,24 +195,44 @@ class _Reading:
         return [key for key in self.costs if key != self.whole
                 and ahead[key[0]] + self._step(key) + behind[key[1]] < bound]
 
+    def side_by_side(self, left: tuple[int, int], right: tuple[int, int]) -> bool:
+        """Whether two neighbouring pieces sit side by side rather than one above the other."""
+        (lx, ly), (rx, ry) = self.centres[left], self.centres[right]
+        return rx - lx >= SIDE_BY_SIDE * abs(ry - ly)
+
     def digits(self) -> list[DigitCrop]:
-        """The digits of the cheapest reading, left to right."""
-        _, link = self._ahead()
-        keys, end = [], self.last
-        while end > 0:
-            keys.append((link[end], end))
-            end = link[end]
+        """The digits of the cheapest reading whose neighbouring pieces sit side by side, left to right.
+
+        Dynamic programming over (piece, the piece before it): best[key] is the cheapest reading
+        from the left side that ends with the piece ``key``."""
+        best: dict[tuple[int, int], float] = {}
+        link: dict[tuple[int, int], tuple[int, int] | None] = {}
+        for key in sorted(self.costs, key=lambda key: key[1]):  # every piece before it is settled
+            i = key[0]
+            if i == 0:
+                best[key], link[key] = self._step(key), None
+                continue
+            before = [(best[prev], prev) for prev in best if prev[1] == i and self.side_by_side(prev, key)]
+            if before:
+                cost, prev = min(before)
+                best[key], link[key] = cost + self._step(key), prev
+        ends = [(cost, key) for key, cost in best.items() if key[1] == self.last]
+        key: tuple[int, int] | None = min(ends)[1] if ends else self.whole
+        keys = []
+        while key is not None:
+            keys.append(key)
+            key = link.get(key)
         return [self.crop(key) for key in keys[::-1]]
 
 
-def _add_doubt(scorer: Scorer, pieces: list[tuple[_Reading, tuple[int, int]]]) -> None:
+def _add_doubt(scorer: Scorer, pieces: list[tuple[_SplitCandidates, tuple[int, int]]]) -> None:
     """Score pieces in one batch and add the scorer's doubt to their cost; a piece the scorer has
     not seen keeps only its shape cost, which is fine: it was found not to matter."""
     if not pieces:
         return
-    confidence = np.asarray(scorer(np.stack([reading.crop(key).image for reading, key in pieces])), np.float64)
-    for (reading, key), value in zip(pieces, confidence, strict=True):
-        reading.costs[key] += RECOGNITION_WEIGHT * float(-np.log(np.clip(value, 1e-6, 1.0)))
+    confidence = np.asarray(scorer(np.stack([group.crop(key).image for group, key in pieces])), np.float64)
+    for (group, key), value in zip(pieces, confidence, strict=True):
+        group.costs[key] += RECOGNITION_WEIGHT * float(-np.log(np.clip(value, 1e-6, 1.0)))
 
 
 def looks_multi(grey: np.ndarray | InkImage, *, polarity: InkPolarity = "auto", work_side: int = WORK_SIDE) -> bool:
@@ -228,7 +266,9 @@ def _read_line(found: InkImage) -> _Line:
     height = float(np.median([g.height for g in substantial]))
     # A typical digit's ink; capped by its height, for a line that is one blob of touching digits.
     typical_area = min(float(np.median([g.area for g in substantial])), DIGIT_FILL * height**2)
-    line = _Line(labels, [], height, typical_area)
+    outline = np.count_nonzero(found.mask & ~ndimage.binary_erosion(found.mask))
+    stroke = 2.0 * np.count_nonzero(found.mask) / max(1, outline)
+    line = _Line(labels, [], height, typical_area, stroke)
     groups = [g for g in groups if g.area >= SPECK_SHARE * line.typical_area]
     groups = _merge_fragments(groups, line)
     line.groups = sorted((g for g in groups if g.area >= LONE_SHARE * line.typical_area
@@ -307,6 +347,8 @@ class _Cut:
 
     columns: np.ndarray  # (height,) the path's column in each row: ink at or right of it is the right digit's
     strokes: int  # strokes of ink it cuts through (at least one: the group is connected)
+    along: float = 0.0  # rows it runs inside ink beyond crossing its strokes, in line heights: long when it
+    # slices a stroke lengthwise
 
 
 def _cuts(inside: np.ndarray, line: _Line) -> list[_Cut]:
@@ -336,7 +378,8 @@ def _cuts(inside: np.ndarray, line: _Line) -> list[_Cut]:
         columns = np.array(upper + lower[1:])
         on = inside[np.arange(height), columns]
         strokes = int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
-        cuts.append(_Cut(columns, max(1, strokes)))
+        inked = np.count_nonzero(on) - max(1, strokes) * line.stroke  # beyond crossing each stroke
+        cuts.append(_Cut(columns, max(1, strokes), max(0.0, inked) / line.height))
     return cuts
 
 
@@ -396,3 +439,38 @@ def _piece_cost(region: np.ndarray, group: _Group, line: _Line) -> float:
 def _shape_cost(width: int, height: int) -> float:
     ratio = np.log(width / (DIGIT_ASPECT * height))
     return float((WIDE_COST if ratio > 0 else NARROW_COST) * ratio**2)
+
+
+def _loops(inside: np.ndarray, faint: np.ndarray, line: _Line) -> np.ndarray:
+    """Labels of the group's loops, 0 elsewhere: paper enclosed by its ink, big enough to be a digit's loop (not
+    a speck between touching strokes). A thin join may be missing from the ink mask (a 0 with a thin side): faint
+    ink right next to the group's ink (``faint``: above a share of the threshold) and small gaps (``LOOP_GAP``)
+    close it."""
+    near = ndimage.binary_dilation(inside, iterations=2)
+    reach = max(1, round(LOOP_GAP * line.height))
+    disk = np.hypot(*np.mgrid[-reach: reach + 1, -reach: reach + 1]) <= reach
+    closed = np.pad(inside | (faint & near), reach)
+    closed = ndimage.binary_closing(closed, disk)[reach: -reach, reach: -reach] | inside
+    holes, count = ndimage.label(ndimage.binary_fill_holes(closed) & ~closed)
+    if count == 0:
+        return holes
+    areas = np.bincount(holes.ravel(), minlength=count + 1)
+    small = np.flatnonzero(areas < HOLE_SHARE * line.typical_area)
+    holes[np.isin(holes, small)] = 0
+    return holes
+
+
+def _divides(cut: _Cut, loops: np.ndarray) -> bool:
+    """Whether a cut leaves part of some loop on its left and part on its right."""
+    if not loops.any():
+        return False
+    right = np.arange(loops.shape[1])[None, :] >= cut.columns[:, None]
+    left_of = np.unique(loops[~right & (loops > 0)])
+    right_of = np.unique(loops[right & (loops > 0)])
+    return bool(np.intersect1d(left_of, right_of).size)
+
+
+def _centre(region: np.ndarray) -> tuple[float, float]:
+    """The ink's centre (column, row)."""
+    rows, cols = np.nonzero(region)
+    return float(cols.mean()), float(rows.mean())
