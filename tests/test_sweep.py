@@ -301,7 +301,9 @@ def test_a_killed_workers_trial_is_run_again_by_another(recipe_file, recipe, tmp
     os.killpg(victim.pid, signal.SIGKILL)  # mid-trial: its trial stays RUNNING in the study
     victim.communicate(timeout=60)
     assert started.exists()
-    time.sleep(2.5)  # more than two heartbeats missed
+    # More than the grace period (two heartbeats, 2 s) since its last one: SQLite's CURRENT_TIMESTAMP counts whole
+    # seconds, so 2.5 s can read as 2 (not stale yet); 3.5 s reads as at least 3.
+    time.sleep(3.5)
     base = recipe.override(epochs=2, name="tiny-cnn")
     result = run_sweep(base, parse_params(["lr=log:1e-3:3e-2"], base),
                        SweepOptions(trials=1, out=tmp_path / "rescuer", storage=db, study_name="k", heartbeat=1,
