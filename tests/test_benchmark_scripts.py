@@ -14,16 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 # Where a script's figure (or its make target) is named.
 FIGURE_DOCS = [ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "hybrid.md", ROOT / "mk" / "gpu.mk"]
-# New scripts whose figures their authors are recording now (issue 12 batch reading, issue 15 OOD); drop the line
-# once docs/benchmarks.md names them.
-FIGURE_PENDING = {"batch_read.py", "ood_eval.py"}
 SCRIPTS = sorted(BENCHMARKS.rglob("*.py"))
 
 
 def test_every_script_in_benchmarks_backs_a_figure_or_a_make_target():
     named = "\n".join(doc.read_text() for doc in FIGURE_DOCS if doc.exists())
     top = [p.name for p in sorted(BENCHMARKS.glob("*.py"))]
-    unbacked = [name for name in top if f"benchmarks/{name}" not in named and name not in FIGURE_PENDING]
+    unbacked = [name for name in top if f"benchmarks/{name}" not in named]
     assert not unbacked, f"move these to benchmarks/explorations/ (with a README line) or record their figure: " \
                          f"{unbacked}"
 

@@ -153,8 +153,8 @@ def test_hls4ml_project_and_its_c_simulation(lenet_dir, mnist_dir, tmp_path):
 
 
 def test_bench_infer_times_every_runtime_against_the_same_eager_baseline(lenet_dir, mnist):
-    from digitlab.export.quantize import calibration_subset
     from digitlab.bench.infer import benchmark
+    from digitlab.export.quantize import calibration_subset
 
     model = load_classifier(lenet_dir)
     doc = benchmark(model, mnist.test.images[:256], calibration_subset(mnist.train_full.images, 200), big_batch=256,
