@@ -120,6 +120,31 @@ def test_hairline_strokes_are_thickened_towards_mnist_width():
     assert thin_mass > 0.5 * bold_mass  # a 2-px line on a 190-px digit would be a 0.2-px hairline
 
 
+def ring(stroke: float, radius: float = 40.0, side: int = 120) -> np.ndarray:
+    yy, xx = np.mgrid[:side, :side] + 0.5
+    distance = np.abs(np.hypot(yy - side / 2, xx - side / 2) - radius)
+    return np.clip(stroke / 2 + 0.5 - distance, 0.0, 1.0).astype(np.float32)
+
+
+def test_marker_strokes_are_thinned_half_way_and_loops_stay_open():
+    from digitlab.vision.preprocess import MAX_STROKE, THIN_TOWARDS, stroke_width
+
+    box = 2 * 40 + 24  # the ring's outer diameter at a 24-px stroke: its longest side becomes 20 px
+    drawn = 24 * 20 / box  # about 4.6 output pixels: wider than MAX_STROKE
+    assert drawn > MAX_STROKE
+    out = normalize_digit(ring(24.0))
+    width = stroke_width(out / 255.0)
+    assert THIN_TOWARDS < width < drawn - 0.3 * (drawn - THIN_TOWARDS)
+    assert out[14, 14] == 0  # the hole is still a hole
+
+
+def test_ordinary_strokes_keep_their_width():
+    from digitlab.vision.preprocess import stroke_width
+
+    drawn = 12 * 20 / (2 * 40 + 12)  # about 2.6 output pixels, MNIST's median
+    assert stroke_width(normalize_digit(ring(12.0)) / 255.0) == pytest.approx(drawn, abs=0.5)
+
+
 def test_the_shape_keeps_its_aspect_ratio():
     wide_bar = paper_with(lambda d, ink, w: d.rectangle([40, 120, 200, 160], fill=ink))
     assert ink_extent(to_mnist(wide_bar).image) == (pytest.approx(5, abs=1), 20)

@@ -26,6 +26,8 @@ SATURATED_SHARE = 0.3  # share of a digit's clear ink pixels that end at full in
 STROKE_SIDE = 4 * MNIST_BOX  # a digit is reduced to this before its strokes are measured
 MIN_STROKE = 1.6  # strokes thinner than this (in output pixels; MNIST: 1.9 at the 1st percentile) grow ...
 TARGET_STROKE = 2.4  # ... to about this (MNIST median: 2.6, measured the same way)
+MAX_STROKE = 4.0  # strokes wider than this (MNIST's 95th percentile: 4.0) are eroded ...
+THIN_TOWARDS = 3.0  # ... half of the way down to this: a marker's blob keeps a marker's weight, not a hairline's
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
@@ -80,16 +82,18 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
     """Ink strength (float, 0..1, any size) to a 28x28 uint8 MNIST digit.
 
     Strokes thinner than MNIST's (a ballpoint line across a large digit would shrink to a faint
-    hairline) are first thickened to about MNIST's width. The ink's bounding box is then scaled so its
-    longest side is 20 px (aspect kept, Lanczos: anti-aliased), its levels stretched so the strongest
-    ~30% of stroke pixels are full white, and it is placed in 28x28 with its centre of mass at (14, 14).
+    hairline) are first thickened to about MNIST's width; strokes wider than nearly all of MNIST's (a marker,
+    a blurred or upscaled digit, whose loops nearly close) are thinned half-way towards it. The ink's bounding
+    box is then scaled so its longest side is 20 px (aspect kept, Lanczos: anti-aliased), its levels stretched
+    so the strongest ~30% of stroke pixels are full white, and it is placed in 28x28 with its centre of mass at
+    (14, 14).
     """
     ink = _crop_to_ink(np.asarray(ink, dtype=np.float32))
     if max(ink.shape) > STROKE_SIDE:  # stroke width is measured and changed at this resolution
         factor = STROKE_SIDE / max(ink.shape)
         size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
         ink = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.BOX))
-    ink = _crop_to_ink(_thicken(ink, MNIST_BOX / max(ink.shape)))
+    ink = _crop_to_ink(_even_stroke(ink, MNIST_BOX / max(ink.shape)))
     height, width = ink.shape
     factor = MNIST_BOX / max(height, width)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
@@ -133,13 +137,20 @@ def _erode(mask: np.ndarray) -> np.ndarray:
     return mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
 
 
-def _thicken(ink: np.ndarray, output_per_pixel: float) -> np.ndarray:
-    """Grow strokes that would be thinner than ``MIN_STROKE`` output pixels to ``TARGET_STROKE``."""
+def _even_stroke(ink: np.ndarray, output_per_pixel: float) -> np.ndarray:
+    """Grow strokes that would be thinner than ``MIN_STROKE`` output pixels to ``TARGET_STROKE``; erode those
+    wider than ``MAX_STROKE`` by half their excess over ``THIN_TOWARDS`` (eroding all the way cost accuracy:
+    a thick digit's thinner parts vanish). A square filter of side s changes a stroke's width by s - 1 pixels."""
     width = stroke_width(ink) * output_per_pixel
-    grow = round((TARGET_STROKE - width) / output_per_pixel) if width < MIN_STROKE else 0
-    if grow < 1:
-        return ink
-    return ndimage.maximum_filter(np.pad(ink, grow), size=grow + 1)
+    if width < MIN_STROKE:
+        grow = round((TARGET_STROKE - width) / output_per_pixel)
+        if grow >= 1:
+            return ndimage.maximum_filter(np.pad(ink, grow), size=grow + 1)
+    elif width > MAX_STROKE:
+        shrink = round(0.5 * (width - THIN_TOWARDS) / output_per_pixel)
+        if shrink >= 1:
+            return ndimage.minimum_filter(ink, size=shrink + 1)
+    return ink
 
 
 def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
