@@ -168,10 +168,53 @@ def test_bad_values_are_recipe_errors():
         PenAndPaper(thick=0.7, thin=0.6)
 
 
-def test_v2_recipe_is_mnist_train_only_and_small():
-    r = recipes.RECIPES["recognizer-v2"]
+@pytest.mark.parametrize("name", ["recognizer-v2", "recognizer-v3"])
+def test_v2_recipe_is_mnist_train_only_and_small(name):
+    r = recipes.RECIPES[name]
     assert r.dataset == "mnist" and r.val_size == 5000 and r.ema is not None
     from digitlab.models.digitnet import DigitNet
 
     params = sum(p.numel() for p in DigitNet(**r.model_args).parameters())
     assert params * 4 <= 1_000_000
+
+
+def ones_and_zeros(n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """digits(): bars (labelled 1) at even indices, rings (labelled 0) at odd ones."""
+    return digits(n), torch.tensor([1 if i % 2 == 0 else 0 for i in range(n)])
+
+
+def ink_mask(x: torch.Tensor) -> torch.Tensor:
+    return (x * STD + MEAN)[:, 0] > 0.5
+
+
+def test_footed_ones_get_a_base_bar_and_nothing_else_changes():
+    x, labels = ones_and_zeros()
+    out = PenAndPaper(footed_one=1.0)(x, torch.Generator().manual_seed(0), digits=labels)
+    bars, rings = slice(0, None, 2), slice(1, None, 2)
+    assert torch.equal(out[rings], x[rings])  # only 1s get the style
+    foot = ink_mask(out[bars])[:, 21:24]  # the bar's bottom rows (it spans rows 5-22)
+    assert (foot.sum(-1).amax(-1) >= 7).all()  # a bar across the foot, not the 3-px stroke
+    assert torch.equal(ink_mask(out[bars])[:, :18], ink_mask(x[bars])[:, :18])  # the rest of the 1 untouched
+    assert torch.equal(PenAndPaper(footed_one=1.0)(x, torch.Generator().manual_seed(0)), x)  # no labels: no styles
+
+
+def test_flagged_ones_get_a_stroke_down_and_left_from_their_top():
+    x, labels = ones_and_zeros()
+    out = PenAndPaper(flagged_one=1.0)(x, torch.Generator().manual_seed(0), digits=labels)
+    added = ink_mask(out[::2]) & ~ink_mask(x[::2])
+    rows, cols = torch.arange(28).view(1, -1, 1), torch.arange(28).view(1, 1, -1)
+    assert ((added & (cols < 13)).sum((1, 2)) >= 3).all()  # left of the stroke (columns 13-15)
+    assert not (added & (cols > 15)).any()  # nothing to the right
+    assert not (added & (rows > 13)).any()  # nothing in the bottom half
+
+
+def test_class_styles_draw_only_when_on_so_older_recipes_keep_their_stream():
+    def next_draw(spec: dict) -> float:
+        g = torch.Generator().manual_seed(0)
+        x, labels = ones_and_zeros()
+        from_recipe(spec)(x, g, digits=labels)
+        return torch.rand(1, generator=g).item()
+
+    v2 = recipes.RECIPES["recognizer-v2"].augment
+    assert next_draw(v2) == next_draw({"thick": 1.0})
+    assert next_draw({**v2, "footed_one": 0.3}) != next_draw(v2)

@@ -156,6 +156,28 @@ def test_resume_with_augmentation_and_ema_is_bit_identical(mnist, tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_the_engine_tells_the_augmenter_which_digit_each_image_shows(mnist, monkeypatch):
+    """Class styles (a footed 1) need the digit, not the class index: they differ in a k-class run."""
+    import torch
+
+    from digitlab.training import engine
+
+    seen = []
+
+    def spy(x, generator, digits=None):
+        seen.append(digits.clone())
+        return x
+
+    monkeypatch.setattr(engine.Affine, "from_recipe", staticmethod(lambda spec: spy))
+    recipe = get_recipe("seed-001").override(epochs=1, batch_size=64, augment={"footed_one": 1.0})
+    train = mnist.train_full.take(slice(0, 2000)).select(classes=[1, 7]).relabel([1, 7])  # labels 0, 1
+    val = mnist.test.take(slice(0, 500)).select(classes=[1, 7]).relabel([1, 7])
+    engine.fit(create_model("lenet-lite", num_classes=2), recipe, train, val, device=torch.device("cpu"), threads=1)
+    shown = torch.cat(seen)
+    assert set(train.labels.tolist()) == {0, 1} and set(shown.tolist()) == {1, 7}
+    assert (shown == 1).sum().item() == (train.labels == 0).sum()  # every image, once, as its digit
+
+
 def test_affine_augmentation_moves_ink_but_keeps_background():
     import torch
 

@@ -1,11 +1,14 @@
 """Data augmentation on the training device: what real pens and paper do to a digit, batched.
 
-Two augmenters, both ``(x, generator) -> x`` on the normalised ``(N, 1, 28, 28)`` batch:
+Two augmenters, both ``(x, generator, digits=None) -> x`` on the normalised ``(N, 1, 28, 28)`` batch
+(``digits``: the digit each image shows, -1 for none; only the class styles below use it):
 
 - ``Affine``: a random rotation, scale and shift per image (the shipped ``recognizer`` recipe's; unchanged,
   so its runs stay bit-identical).
 - ``PenAndPaper``: stroke width (thick and thin), slant (shear), aspect, rotation, scale, position, elastic
-  distortion, broken strokes, blur and ink bleed, each with its own probability and strength.
+  distortion, broken strokes, blur and ink bleed, each with its own probability and strength; and class styles
+  that MNIST's American writers rarely used but many others do: a 1 with a base bar or a flag, drawn as extra
+  pen strokes on MNIST's own training digits (no other writer's data).
 
 ``from_recipe(recipe.augment)`` picks the one the keys ask for. Every random number comes from the seeded CPU
 generator the engine passes (a fixed count per batch, whatever the outcomes), so runs are reproducible and
@@ -31,8 +34,9 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-Augmenter = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+Augmenter = Callable[..., torch.Tensor]  # (x, generator, digits=None) -> x
 AFFINE_KEYS = frozenset({"rotate", "scale", "shift"})
+CLASS_STYLES = ("footed_one", "flagged_one")  # PenAndPaper's per-class strokes
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Affine:
         """The augmenter a recipe's ``augment`` dict asks for (see the module ``from_recipe``)."""
         return from_recipe(spec)
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, digits: torch.Tensor | None = None) -> torch.Tensor:
         n = x.shape[0]
         u = torch.rand(n, 4, generator=generator) * 2 - 1  # four uniforms in [-1, 1] per image
         angle = u[:, 0] * math.radians(self.rotate)
@@ -73,6 +77,9 @@ class PenAndPaper:
     random angle, across a random ink pixel). ``blur``: probability of a Gaussian blur (sigma 0.8 px) blended in
     by a random amount; ``bleed``: probability that ink spreads and saturates (blur, then a gain of 1.3-2.2,
     clamped at the image's darkest ink). Last, each image's contrast is stretched back to its original darkest ink.
+    Class styles (first, so the warp and the pen act on them too; they need ``digits``): ``footed_one`` /
+    ``flagged_one`` the probability that a 1 gets a base bar / a flag at its top. (A closed-top 4 drawn the same
+    way, arm top to stem top, made many 4s look like 9s, MNIST's commonest confusion, so it is not offered.)
     """
 
     rotate: float = 0.0
@@ -88,9 +95,11 @@ class PenAndPaper:
     gap: float = 1.5
     blur: float = 0.0
     bleed: float = 0.0
+    footed_one: float = 0.0
+    flagged_one: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("elastic_p", "thick", "thin", "broken", "blur", "bleed"):
+        for name in ("elastic_p", "thick", "thin", "broken", "blur", "bleed", *CLASS_STYLES):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"augment {name} {getattr(self, name)} is a probability (must be in [0, 1])")
         for name in ("rotate", "scale", "aspect", "slant", "shift", "elastic", "gap"):
@@ -99,15 +108,20 @@ class PenAndPaper:
         if self.thick + self.thin > 1:
             raise ValueError(f"augment thick + thin = {self.thick + self.thin} (must be <= 1: one pen per image)")
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, digits: torch.Tensor | None = None) -> torch.Tensor:
         n, size = x.shape[0], x.shape[-1]
-        # A fixed number of draws per batch, whatever is switched on or comes out: the stream stays aligned.
+        # A fixed number of draws per batch, whatever comes out: the stream stays aligned. The class styles draw
+        # only when a recipe turns them on, so recipes without them keep the stream they were trained with.
         u = torch.rand(n, 16, generator=generator).to(x.device, x.dtype)
         field = (torch.rand(n, 2, 4, 4, generator=generator) * 2 - 1).to(x.device, x.dtype)
         cuts = torch.rand(n, 2, 2, generator=generator).to(x.device, x.dtype)
+        styles_on = any(getattr(self, name) for name in CLASS_STYLES)
+        g = torch.rand(n, 8, generator=generator).to(x.device, x.dtype) if styles_on else None
         background = x.amin(dim=(1, 2, 3), keepdim=True)
         ink = x.amax(dim=(1, 2, 3), keepdim=True)
 
+        if g is not None and digits is not None:
+            x = self._class_styles(x, digits.to(x.device), g, background, ink)
         x = self._stroke_width(x, u[:, 0], u[:, 1])
         x = self._warp(x, u[:, 2:8] * 2 - 1, field, u[:, 8])
         x = self._broken(x, u[:, 9], u[:, 10], cuts, background)
@@ -117,6 +131,44 @@ class PenAndPaper:
         peak = x.amax(dim=(1, 2, 3), keepdim=True)
         gain = torch.where(peak - background > 1e-6, (ink - background) / (peak - background).clamp_min(1e-6), 1.0)
         return (background + (x - background) * gain).reshape(n, 1, size, size)
+
+    def _class_styles(self, x: torch.Tensor, digits: torch.Tensor, g: torch.Tensor, background: torch.Tensor,
+                      ink: torch.Tensor) -> torch.Tensor:
+        """Pen strokes added to 1s, placed from each image's own ink (its top and bottom rows)."""
+        n, size = x.shape[0], x.shape[-1]
+        mask = (x > background + 0.5 * (ink - background))[:, 0]  # (n, H, W): the stroke's core
+        index = torch.arange(size, device=x.device)
+        rows = mask.any(2)
+        top = torch.where(rows, index, size).amin(1)
+        bottom = torch.where(rows, index, -1).amax(1)
+        height = (bottom - top + 1).clamp_min(1).to(x.dtype)
+        has_ink = rows.any(1)
+        pos = index.to(x.dtype) + 0.5  # pixel centres
+
+        def centre_in_row(row: torch.Tensor) -> torch.Tensor:
+            line = mask[torch.arange(n, device=x.device), row.clamp(0, size - 1)].to(x.dtype)
+            return (line * pos).sum(1) / line.sum(1).clamp_min(1)
+
+        radius = 0.8 + 0.6 * g[:, 0]  # pen radius in pixels (MNIST strokes are about 2.6 px wide)
+        strokes = []
+        # A 1's base bar: centred under its foot, 0.35-0.7 of its height long, tilted a little.
+        foot_x, foot_y = centre_in_row(bottom), bottom.to(x.dtype) + 0.5
+        half = (0.18 + 0.17 * g[:, 1]) * height
+        tilt = (g[:, 2] - 0.5) * 0.15 * half
+        on = (digits == 1) & (g[:, 3] < self.footed_one)
+        strokes.append((foot_x - half, foot_y + tilt, foot_x + half, foot_y - tilt, on))
+        # A 1's flag: from its top, down and to the left, 0.2-0.35 of its height, 25-60 degrees below horizontal.
+        head_x, head_y = centre_in_row(top), top.to(x.dtype) + 0.5
+        length = (0.2 + 0.15 * g[:, 4]) * height
+        angle = math.radians(25) + math.radians(35) * g[:, 5]
+        on = (digits == 1) & (g[:, 6] < self.flagged_one)
+        strokes.append((head_x, head_y, head_x - length * torch.cos(angle), head_y + length * torch.sin(angle), on))
+        alpha = torch.zeros(n, size, size, device=x.device, dtype=x.dtype)
+        for x0, y0, x1, y1, on in strokes:
+            if bool((on & has_ink).any()):
+                line = _segment_coverage(x0, y0, x1, y1, radius, pos)
+                alpha = torch.maximum(alpha, line * (on & has_ink).to(x.dtype).view(-1, 1, 1))
+        return torch.maximum(x, background + alpha.unsqueeze(1) * (ink - background))
 
     def _stroke_width(self, x: torch.Tensor, pick: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
         if self.thick == 0 and self.thin == 0:
@@ -188,6 +240,18 @@ class PenAndPaper:
             bled = torch.minimum(background + gain * (blurred - background), ink)
             out = torch.where((pick_bleed < self.bleed).view(-1, 1, 1, 1), bled, out)
         return out
+
+
+def _segment_coverage(x0: torch.Tensor, y0: torch.Tensor, x1: torch.Tensor, y1: torch.Tensor, radius: torch.Tensor,
+                      pos: torch.Tensor) -> torch.Tensor:
+    """(n, H, W) ink coverage of one round-capped pen stroke per image, from (x0, y0) to (x1, y1), pixel units,
+    anti-aliased over one pixel."""
+    px, py = pos.view(1, 1, -1), pos.view(1, -1, 1)
+    x0, y0, x1, y1, radius = (v.view(-1, 1, 1) for v in (x0, y0, x1, y1, radius))
+    dx, dy = x1 - x0, y1 - y0
+    t = (((px - x0) * dx + (py - y0) * dy) / (dx * dx + dy * dy).clamp_min(1e-6)).clamp(0, 1)
+    distance = torch.hypot(px - (x0 + t * dx), py - (y0 + t * dy))
+    return (radius + 0.5 - distance).clamp(0, 1)
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -237,6 +237,8 @@ def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(train_batches))
     loss_fn = loss_function(recipe)
     augment = Affine.from_recipe(recipe.augment)
+    # The digit each class index shows (-1: not a digit, e.g. Fashion-MNIST), for the class-style augmentation.
+    digit_of = torch.tensor([int(c) if c.isdigit() else -1 for c in train.classes], device=device)
     aug_rng = torch.Generator().manual_seed(recipe.seed + 1 + (dist.rank if dist is not None else 0))
     if dist is not None and not dist.is_main:  # its own dropout masks; rank 0 keeps the single-process stream
         torch.manual_seed(recipe.seed + 7919 * dist.rank)
@@ -283,7 +285,7 @@ def _fit(model: nn.Module, recipe: Recipe, train: Digits, val: Digits, *, device
         start = time.perf_counter()
         for step, (x, y) in enumerate(train_batches, 1):
             if augment is not None:
-                x = augment(x, aug_rng)
+                x = augment(x, aug_rng, digits=digit_of[y])
             with autocast(device):
                 out = forward(x)
                 loss = loss_fn(out.float(), y)
