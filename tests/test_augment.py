@@ -218,3 +218,14 @@ def test_class_styles_draw_only_when_on_so_older_recipes_keep_their_stream():
     v2 = recipes.RECIPES["recognizer-v2"].augment
     assert next_draw(v2) == next_draw({"thick": 1.0})
     assert next_draw({**v2, "footed_one": 0.3}) != next_draw(v2)
+
+
+def test_hooked_nines_get_a_tail_to_the_left_at_their_foot():
+    x = digits(8)
+    labels = torch.tensor([9 if i % 2 == 0 else 1 for i in range(8)])
+    out = PenAndPaper(hooked_nine=1.0)(x, torch.Generator().manual_seed(0), digits=labels)
+    assert torch.equal(out[1::2], x[1::2])  # the 1s are left alone
+    added = ink_mask(out[::2]) & ~ink_mask(x[::2])
+    rows, cols = torch.arange(28).view(1, -1, 1), torch.arange(28).view(1, 1, -1)
+    assert ((added & (cols < 13)).sum((1, 2)) >= 3).all()  # left of the stroke
+    assert not (added & (cols > 15)).any() and not (added & (rows < 14)).any()  # nothing right or high up

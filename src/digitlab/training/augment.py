@@ -7,7 +7,8 @@ Two augmenters, both ``(x, generator, digits=None) -> x`` on the normalised ``(N
   so its runs stay bit-identical).
 - ``PenAndPaper``: stroke width (thick and thin), slant (shear), aspect, rotation, scale, position, elastic
   distortion, broken strokes, blur and ink bleed, each with its own probability and strength; and class styles
-  that MNIST's American writers rarely used but many others do: a 1 with a base bar or a flag, drawn as extra
+  that MNIST's American writers rarely used but many others do: a 1 with a base bar or a flag, a 9 whose tail
+  hooks to the left, drawn as extra
   pen strokes on MNIST's own training digits (no other writer's data).
 
 ``from_recipe(recipe.augment)`` picks the one the keys ask for. Every random number comes from the seeded CPU
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 
 Augmenter = Callable[..., torch.Tensor]  # (x, generator, digits=None) -> x
 AFFINE_KEYS = frozenset({"rotate", "scale", "shift"})
-CLASS_STYLES = ("footed_one", "flagged_one")  # PenAndPaper's per-class strokes
+CLASS_STYLES = ("footed_one", "flagged_one", "hooked_nine")  # PenAndPaper's per-class strokes
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class PenAndPaper:
     by a random amount; ``bleed``: probability that ink spreads and saturates (blur, then a gain of 1.3-2.2,
     clamped at the image's darkest ink). Last, each image's contrast is stretched back to its original darkest ink.
     Class styles (first, so the warp and the pen act on them too; they need ``digits``): ``footed_one`` /
-    ``flagged_one`` the probability that a 1 gets a base bar / a flag at its top. (A closed-top 4 drawn the same
+    ``flagged_one`` the probability that a 1 gets a base bar / a flag at its top, ``hooked_nine`` that a 9's tail
+    curls back to the left at its foot. (A closed-top 4 drawn the same
     way, arm top to stem top, made many 4s look like 9s, MNIST's commonest confusion, so it is not offered.)
     """
 
@@ -97,6 +99,7 @@ class PenAndPaper:
     bleed: float = 0.0
     footed_one: float = 0.0
     flagged_one: float = 0.0
+    hooked_nine: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("elastic_p", "thick", "thin", "broken", "blur", "bleed", *CLASS_STYLES):
@@ -134,7 +137,7 @@ class PenAndPaper:
 
     def _class_styles(self, x: torch.Tensor, digits: torch.Tensor, g: torch.Tensor, background: torch.Tensor,
                       ink: torch.Tensor) -> torch.Tensor:
-        """Pen strokes added to 1s, placed from each image's own ink (its top and bottom rows)."""
+        """Pen strokes added to 1s and 9s, placed from each image's own ink (its top and bottom rows)."""
         n, size = x.shape[0], x.shape[-1]
         mask = (x > background + 0.5 * (ink - background))[:, 0]  # (n, H, W): the stroke's core
         index = torch.arange(size, device=x.device)
@@ -163,6 +166,11 @@ class PenAndPaper:
         angle = math.radians(25) + math.radians(35) * g[:, 5]
         on = (digits == 1) & (g[:, 6] < self.flagged_one)
         strokes.append((head_x, head_y, head_x - length * torch.cos(angle), head_y + length * torch.sin(angle), on))
+        # A 9's hooked tail: from its foot, left and a little up, 0.2-0.3 of its height.
+        length = (0.2 + 0.1 * g[:, 4]) * height
+        rise = (0.15 + 0.25 * g[:, 5]) * length
+        on = (digits == 9) & (g[:, 7] < self.hooked_nine)
+        strokes.append((foot_x, foot_y, foot_x - length, foot_y - rise, on))
         alpha = torch.zeros(n, size, size, device=x.device, dtype=x.dtype)
         for x0, y0, x1, y1, on in strokes:
             if bool((on & has_ink).any()):

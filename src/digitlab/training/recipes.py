@@ -21,7 +21,7 @@ SCHEDULES = ("constant", "onecycle", "linear")
 LOSSES = ("cross-entropy", "nll-on-probs")
 # training/augment.py (PenAndPaper; rotate/scale/shift alone: Affine)
 AUGMENT_KEYS = ("rotate", "scale", "aspect", "slant", "shift", "elastic", "elastic_p", "thick", "thin", "broken",
-                "gap", "blur", "bleed", "footed_one", "flagged_one")
+                "gap", "blur", "bleed", "footed_one", "flagged_one", "hooked_nine")
 
 
 @dataclass(frozen=True)
