@@ -58,3 +58,14 @@ def test_every_digitlab_name_a_script_imports_exists(script):
             except ModuleNotFoundError:
                 broken.append(f"{line}: {module_name} has no {name}")
     assert not broken, broken
+
+
+RECIPE_FILES = sorted((BENCHMARKS / "recipes").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", RECIPE_FILES, ids=[p.name for p in RECIPE_FILES])
+def test_every_recipe_file_loads_and_backs_a_figure(path):
+    from digitlab.training.recipes import get_recipe
+
+    assert get_recipe(str(path)).name == path.stem  # valid against today's Recipe and augmentation keys
+    assert f"benchmarks/recipes/{path.name}" in (ROOT / "docs" / "benchmarks.md").read_text()
