@@ -299,3 +299,24 @@ def test_mnist_zeros_and_eights_written_alone_are_not_cut(mnist, digit, at_most)
         ink = find_ink(load_image(photo_number([image], rng)))
         cut += len(segment(ink, scorer=lambda x: model.predict_proba(x).max(axis=1))) > 1
     assert cut <= at_most, cut
+
+
+def test_pieces_are_scored_on_the_scale_segmentation_was_tuned_on(mnist):
+    """default: exactly its own (label-smoothed) probabilities, as before calibration existed; a calibrated sharp
+    model: flattened to the same scale; an uncalibrated model: its own probabilities."""
+    import digitlab
+    from digitlab.inference.classifier import load_classifier
+    from digitlab.vision.crops import TUNED_SHARPNESS, piece_confidence
+
+    crops = mnist.test.images[:64]
+    default = digitlab.load("default")
+    np.testing.assert_allclose(piece_confidence(default)(crops), default.uncalibrated_proba(crops).max(axis=1),
+                               atol=2e-3)
+    sharp = load_classifier("default")
+    sharp.meta["calibration"] = {"method": "temperature", "temperature": 0.2}  # a sharper network, calibrated
+    p = np.clip(sharp.predict_proba(crops).astype(np.float64), 1e-12, 1.0) ** TUNED_SHARPNESS
+    np.testing.assert_allclose(piece_confidence(sharp)(crops), p.max(axis=1) / p.sum(axis=1), rtol=1e-4)
+    assert (piece_confidence(sharp)(crops) <= sharp.predict_proba(crops).max(axis=1) + 1e-6).all()
+    raw = load_classifier("default")
+    raw.meta.pop("calibration")
+    np.testing.assert_allclose(piece_confidence(raw)(crops), raw.predict_proba(crops).max(axis=1), rtol=1e-6)
