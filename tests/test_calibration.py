@@ -85,7 +85,7 @@ def test_evaluation_reports_ece_and_coverage():
     ev = evaluate_probs(labels, probs)
     doc = json.loads(json.dumps(ev.to_json(), allow_nan=False))
     assert doc["ece"] == pytest.approx(expected_calibration_error(probs, labels))
-    assert [row["coverage"] for row in doc["coverage"]] == [1.0, 0.99, 0.95, 0.9]
+    assert [row["coverage"] for row in doc["coverage"]] == [1.0, 0.99, 0.98, 0.95, 0.9]
     assert {"coverage_at_target", "min_confidence_at_target", "reliability"} <= set(doc)
     assert f"ECE {doc['ece']:.2%}" in ev.summary_text() and "coverage  accuracy" in ev.summary_text()
 
