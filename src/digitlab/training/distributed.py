@@ -163,6 +163,11 @@ def session(device: str = "auto") -> Iterator[Dist | None]:
     previous = signal.signal(signal.SIGTERM, _term_as_exit) if _main_thread() else None
     try:
         yield Dist(rank, world_size, local_rank, local_world, backend, dev)
+        if ours:
+            # Leave together: rank 0 writes the model and report after the last collective, and a rank that
+            # tears its connections down meanwhile can make gloo abort rank 0 ("terminate called without an
+            # active exception", seen in CI on a resumed run).
+            tdist.barrier()
     except (tdist.DistError, RuntimeError) as e:
         if not _is_collective_error(e):
             raise
