@@ -32,8 +32,9 @@ def piece_confidence(model: Prober) -> Callable[[np.ndarray], np.ndarray]:
     does not make every sliver look like a sure digit; ``default`` itself scores exactly as before. A model
     without calibration is scored on its own probabilities.
     """
-    if not _calibrated(model):
-        return lambda x: model.predict_proba(x).max(axis=1)
+    if not _calibrated(model):  # as before: the network's own probabilities (an ensemble's members' own, averaged)
+        proba = getattr(model, "uncalibrated_proba", model.predict_proba)
+        return lambda x: proba(x).max(axis=1)
 
     def confidence(x: np.ndarray) -> np.ndarray:
         p = np.clip(np.asarray(model.predict_proba(x), np.float64), 1e-12, 1.0) ** TUNED_SHARPNESS
