@@ -8,8 +8,7 @@ Two augmenters, both ``(x, generator, digits=None) -> x`` on the normalised ``(N
 - ``PenAndPaper``: stroke width (thick and thin), slant (shear), aspect, rotation, scale, position, elastic
   distortion, broken strokes, blur and ink bleed, each with its own probability and strength; and class styles
   that MNIST's American writers rarely used but many others do: a 1 with a base bar or a flag, a 9 whose tail
-  hooks to the left, drawn as extra
-  pen strokes on MNIST's own training digits (no other writer's data).
+  hooks to the left, drawn as extra pen strokes on MNIST's own training digits (no other writer's data).
 
 ``from_recipe(recipe.augment)`` picks the one the keys ask for. Every random number comes from the seeded CPU
 generator the engine passes (a fixed count per batch, whatever the outcomes), so runs are reproducible and
@@ -80,8 +79,8 @@ class PenAndPaper:
     clamped at the image's darkest ink). Last, each image's contrast is stretched back to its original darkest ink.
     Class styles (first, so the warp and the pen act on them too; they need ``digits``): ``footed_one`` /
     ``flagged_one`` the probability that a 1 gets a base bar / a flag at its top, ``hooked_nine`` that a 9's tail
-    curls back to the left at its foot. (A closed-top 4 drawn the same
-    way, arm top to stem top, made many 4s look like 9s, MNIST's commonest confusion, so it is not offered.)
+    curls back to the left at its foot. (A closed-top 4 drawn the same way, arm top to stem top, made many 4s
+    look like 9s, MNIST's commonest confusion, so it is not offered.)
     """
 
     rotate: float = 0.0
@@ -166,7 +165,8 @@ class PenAndPaper:
         angle = math.radians(25) + math.radians(35) * g[:, 5]
         on = (digits == 1) & (g[:, 6] < self.flagged_one)
         strokes.append((head_x, head_y, head_x - length * torch.cos(angle), head_y + length * torch.sin(angle), on))
-        # A 9's hooked tail: from its foot, left and a little up, 0.2-0.3 of its height.
+        # A 9's hooked tail: from its foot, left and a little up, 0.2-0.3 of its height. (It reuses the flag's draws
+        # 4 and 5: no image is both a 1 and a 9.)
         length = (0.2 + 0.1 * g[:, 4]) * height
         rise = (0.15 + 0.25 * g[:, 5]) * length
         on = (digits == 9) & (g[:, 7] < self.hooked_nine)
