@@ -48,6 +48,14 @@ def test_recipe_override_validates():
 @pytest.mark.parametrize("name", list(RECIPES))
 def test_every_recipe_runs_a_short_training_and_writes_its_run(name, mnist_dir, tmp_path):
     recipe = get_recipe(name).override(epochs=1, limit=600, compile=False)
+    if recipe.dataset == "mnist-pieces":  # built on first use from 7,000 photos: a small one here
+        from digitlab.data import load_dataset
+        from digitlab.data.pieces import make_pieces, write_pieces
+
+        mnist = load_dataset("mnist", mnist_dir)
+        pieces = write_pieces(tmp_path / "pieces", make_pieces(mnist.train_full, 120, seed=0),
+                              make_pieces(mnist.test, 20, seed=1))
+        recipe = recipe.override(dataset=f"idx:{pieces}", val_size=100)
     result = run_training(recipe, RunOptions(data_dir=str(mnist_dir)), tmp_path / "run")
     for f in RUN_FILES:
         assert (tmp_path / "run" / f).stat().st_size > 0, f
@@ -59,6 +67,18 @@ def test_every_recipe_runs_a_short_training_and_writes_its_run(name, mnist_dir, 
     reloaded = digitlab.load(tmp_path / "run")
     images = np.asarray(result.model.predict_proba(np.zeros((2, 28, 28), np.uint8)))
     assert np.allclose(reloaded.predict_proba(np.zeros((2, 28, 28), np.uint8)), images, atol=1e-6)
+
+
+def test_a_model_gets_as_many_outputs_as_the_dataset_has_classes():
+    import torch
+
+    from digitlab.training.run import build_model
+
+    for name in ("cnn", "digitnet"):  # a recipe written for 10 classes, on a 2-class dataset
+        model, args = build_model(get_recipe("cnn").override(model=name, model_args={}), num_classes=2)
+        assert args["num_classes"] == 2 and model.eval()(torch.zeros(1, 1, 28, 28)).shape == (1, 2)
+    model, args = build_model(get_recipe("cnn"), num_classes=10)  # MNIST's ten: the model's own default kept
+    assert "num_classes" not in args
 
 
 def test_training_learns(mnist_dir, tmp_path):

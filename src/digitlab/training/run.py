@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,13 +108,16 @@ def prepare_data(recipe: Recipe, data_dir: str | None, progress: Any = None) -> 
     return train, val, test, ds
 
 
-def build_model(recipe: Recipe) -> tuple[Any, dict[str, Any]]:
+def build_model(recipe: Recipe, num_classes: int | None = None) -> tuple[Any, dict[str, Any]]:
     """(the untrained model, its full constructor arguments): the recipe's model_args, ``num_classes`` for a class
-    subset, and for the NumPy network the recipe's seed (torch models draw theirs from torch's seeded RNG)."""
+    subset or a dataset of other than 10 classes (where the model takes it), and for the NumPy network the
+    recipe's seed (torch models draw theirs from torch's seeded RNG)."""
     spec = get_spec(recipe.model)
     kwargs = dict(recipe.model_args)
     if recipe.classes:
         kwargs.setdefault("num_classes", len(recipe.classes))
+    elif num_classes is not None and num_classes != 10 and "num_classes" in inspect.signature(spec.cls).parameters:
+        kwargs.setdefault("num_classes", num_classes)
     if spec.family == "numpy":
         kwargs.setdefault("seed", recipe.seed)
     else:
@@ -216,7 +220,7 @@ def _run_training(recipe: Recipe, options: RunOptions, run_dir: Path | None, res
     if dist is not None and dist.local_rank == 0:
         dist.barrier()
     norm = Normalization.named(recipe.normalization)
-    model, args = build_model(recipe)
+    model, args = build_model(recipe, len(test.classes))
     # A resumed run keeps the threads it started with (unless they were asked for): other threads would sum the
     # same numbers in another order, and the run would not end bit-identical to an uninterrupted one.
     recorded = (config or {}).get("threads")
