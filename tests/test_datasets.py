@@ -226,7 +226,7 @@ def test_idx_dir_problems_are_data_errors(tmp_path: Path, setup: str, message: s
 
 
 def test_unknown_dataset_and_misplaced_sources_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="unknown dataset 'kmnist'; use mnist, fashion-mnist or idx:DIR"):
+    with pytest.raises(DataError, match="unknown dataset 'kmnist'; use mnist, fashion-mnist, mnist-pieces or idx:DIR"):
         load_dataset("kmnist", tmp_path)
     with pytest.raises(DataError, match="apply to MNIST only"):
         datasets.resolve("fashion-mnist", tmp_path, sources=["mirror"])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-Dataset = typer.Option("mnist", "--dataset", "-d", help="mnist, fashion-mnist, or idx:DIR (any IDX directory).")
+Dataset = typer.Option("mnist", "--dataset", "-d",
+                       help="mnist, fashion-mnist, mnist-pieces, or idx:DIR (any IDX directory).")
 DataDir = typer.Option(None, "--data-dir", file_okay=False,
                        help="Data cache directory (default: $DIGITLAB_DATA, else ~/.cache/digitlab).")
 Json = typer.Option(False, "--json", help="Print one JSON document to stdout and nothing else.")

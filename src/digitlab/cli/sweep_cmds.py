@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, "--limit", min=1,
                                   help="Use only the first N training images (default: the recipe's, all)."),
         dataset: str = typer.Option(None, "--dataset", "-d",
-                                    help="mnist, fashion-mnist or idx:DIR (default: the recipe's)."),
+                                    help="mnist, fashion-mnist, mnist-pieces or idx:DIR (default: the recipe's)."),
         data_dir: Path = DataDir,
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         threads: str = Threads,

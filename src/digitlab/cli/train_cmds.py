@@ -94,7 +94,8 @@ def register(app: typer.Typer) -> None:
                                     help="Continue the interrupted run in this directory, with its own recipe and "
                                          "options (default: start a new run)."),
         dataset: str = typer.Option(None, "--dataset", "-d",
-                                    help="mnist, fashion-mnist or idx:DIR (default: the recipe's, mnist for most)."),
+                                    help="mnist, fashion-mnist, mnist-pieces or idx:DIR (default: the recipe's, "
+                                         "mnist for most)."),
         data_dir: Path = DataDir,
         threads: str = Threads,
         report: bool = typer.Option(True, "--report/--no-report",

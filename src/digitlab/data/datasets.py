@@ -175,7 +175,8 @@ def _class_names_beside(directory: Path) -> tuple[str, ...] | None:
 def resolve(dataset: str, data_dir: str | os.PathLike | None = None, fetch: bool = True,
             progress=None, sources: Sequence[str] | None = None,
             mirrors: Sequence[str] | None = None) -> tuple[Path, str, tuple[str, ...] | None, dict[str, str]]:
-    """(directory, source, class names, checksums) for a dataset spec: mnist, fashion-mnist or idx:DIR.
+    """(directory, source, class names, checksums) for a dataset spec: mnist, fashion-mnist, mnist-pieces (segmentation
+    pieces made from MNIST, ``digitlab.data.pieces``) or idx:DIR.
 
     ``sources`` and ``mirrors`` choose where MNIST may come from (see ``fetch_mnist``); default: all of them.
     """
@@ -199,12 +200,21 @@ def resolve(dataset: str, data_dir: str | os.PathLike | None = None, fetch: bool
                 return directory, str(directory), FASHION_CLASSES, {}
         raise DataError(f"Fashion-MNIST not found in {root / 'fashion-mnist'} or {DEBIAN_FASHION_DIR} "
                         "(install it with `apt-get install dataset-fashion-mnist`)")
+    if dataset == "mnist-pieces":  # derived from MNIST (training pieces from its training split), built once
+        directory = root / "mnist-pieces"
+        if not has_layout(directory):
+            if not fetch:
+                raise DataError(f"the pieces dataset is not in {directory}; run `digitlab data fetch -d mnist-pieces`")
+            from digitlab.data.pieces import build_pieces
+
+            build_pieces(directory, data_dir, progress=progress)
+        return directory, str(directory), _class_names_beside(directory), {}
     if dataset.startswith("idx:"):
         directory = Path(dataset[4:]).expanduser()
         if not directory.is_dir():
             raise DataError(f"{directory}: not a directory")
         return directory, str(directory), _class_names_beside(directory), {}
-    raise DataError(f"unknown dataset {dataset!r}; use mnist, fashion-mnist or idx:DIR")
+    raise DataError(f"unknown dataset {dataset!r}; use mnist, fashion-mnist, mnist-pieces or idx:DIR")
 
 
 def load_dataset(dataset: str = "mnist", data_dir: str | os.PathLike | None = None,

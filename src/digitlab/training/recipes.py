@@ -204,6 +204,18 @@ RECIPES: dict[str, Recipe] = {
             batch_size=256, epochs=1, label_smoothing=0.1,
         ),
         Recipe(
+            "piece-verifier", "cnn",
+            "Segmentation's piece verifier: is a candidate crop one whole digit, or touching digits / part of one?",
+            model_args={"num_classes": 2}, dataset="mnist-pieces", normalization="mnist", optimizer="adam", lr=1e-2,
+            betas=(0.7, 0.9), schedule="onecycle", schedule_args={"pct_start": 0.3, "div_factor": 25.0},
+            batch_size=256, epochs=10,
+            notes=("Data: `mnist-pieces` (digitlab/data/pieces.py), the candidate pieces segmentation proposes on "
+                   "photos of numbers written with MNIST's training digits, labelled from the digits' boxes; its "
+                   "test split is made of MNIST's test digits. Built on first use (a few minutes).",
+                   "The reader weighs its probability of 'one-digit' with the recognizer's confidence when it "
+                   "decides where to cut a blob (vision/crops.py)."),
+        ),
+        Recipe(
             "seed-000", "hybrid-qnn",
             "Seed 000: hybrid CNN + one qubit on digits 0 and 1, NLLLoss on probabilities (as the seed), batched",
             model_args={"outputs": "probs"}, classes=(0, 1), per_class=400, normalization="symmetric",

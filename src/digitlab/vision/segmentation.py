@@ -225,6 +225,24 @@ class _SplitCandidates:
         return [self.crop(key) for key in keys[::-1]]
 
 
+def candidate_pieces(found: InkImage, cut_cost: float = CUT_COST) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Every piece segmentation would weigh in ``found``: each group whole and each piece its cuts allow, as
+    ((left, top, right, bottom) at analysis resolution, 28x28 crop). The data a piece verifier learns from
+    (``digitlab.data.pieces``)."""
+    line = _read_line(found)
+    pieces = []
+    for group in line.groups:
+        candidates = _SplitCandidates(found, line, group, cut_cost)
+        for key, region in candidates.regions.items():
+            if key not in candidates.costs:
+                continue
+            rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+            box = (group.left + int(cols[0]), group.top + int(rows[0]),
+                   group.left + int(cols[-1]) + 1, group.top + int(rows[-1]) + 1)
+            pieces.append((box, candidates.crop(key).image))
+    return pieces
+
+
 def _add_doubt(scorer: Scorer, pieces: list[tuple[_SplitCandidates, tuple[int, int]]]) -> None:
     """Score pieces in one batch and add the scorer's doubt to their cost; a piece the scorer has
     not seen keeps only its shape cost, which is fine: it was found not to matter."""
