@@ -37,12 +37,12 @@ def _single(model, image28: np.ndarray, label: int, rng: np.random.Generator, **
     return recognize(photo_digit(image28, rng, **photo), model, multi=False).digits == str(label)
 
 
-def _number(model, images: list[np.ndarray], labels: list[int], rng: np.random.Generator,
+def _number(model, images: list[np.ndarray], labels: list[int], rng: np.random.Generator, verifier="shipped",
             **photo) -> tuple[bool, bool]:
     from digitlab.vision.reader import recognize
     from digitlab.vision.synthetic import photo_number
 
-    reading = recognize(photo_number(images, rng, **photo), model)
+    reading = recognize(photo_number(images, rng, **photo), model, verifier=verifier)
     return reading.digits == "".join(str(v) for v in labels), len(reading.items) == len(labels)
 
 
@@ -58,9 +58,10 @@ def _tally(results: list[tuple[bool, bool]]) -> dict:
     return {"n": len(results), "exact": sum(r[0] for r in results) / n, "count_right": sum(r[1] for r in results) / n}
 
 
-def evaluate(model, test, singles: int, numbers: int, seed: int = 2026, all_uci: bool = True) -> dict:
+def evaluate(model, test, singles: int, numbers: int, seed: int = 2026, all_uci: bool = True,
+             verifier="shipped") -> dict:
     """All sets for one model; ``singles`` / ``numbers`` per style and per size; UCI singles: all 1,797
-    (``all_uci``) or ``singles`` of them."""
+    (``all_uci``) or ``singles`` of them; ``verifier``: segmentation's piece verifier (None: none)."""
     from sklearn.datasets import load_digits
 
     from digitlab.vision.styles import STYLES, styled, upscale_uci
@@ -79,7 +80,8 @@ def evaluate(model, test, singles: int, numbers: int, seed: int = 2026, all_uci:
     results = []
     for _ in range(numbers):
         ids = rng.choice(len(uci_images), int(rng.choice(NUMBER_LENGTHS)), replace=False)
-        results.append(_number(model, [uci_images[i] for i in ids], [uci_labels[i] for i in ids], rng, gap=UCI_GAP))
+        results.append(_number(model, [uci_images[i] for i in ids], [uci_labels[i] for i in ids], rng, verifier,
+                               gap=UCI_GAP))
     doc["uci_numbers"] = _tally(results)
     doc["uci_seconds"] = round(time.perf_counter() - start, 1)
 
@@ -92,7 +94,7 @@ def evaluate(model, test, singles: int, numbers: int, seed: int = 2026, all_uci:
         for _ in range(numbers):
             ids = rng.choice(len(test), int(rng.choice(NUMBER_LENGTHS)), replace=False)
             images = [styled(test.images[i], style, rng) for i in ids]
-            results.append(_number(model, images, [int(test.labels[i]) for i in ids], rng, gap=TOUCHING_GAP))
+            results.append(_number(model, images, [int(test.labels[i]) for i in ids], rng, verifier, gap=TOUCHING_GAP))
         by_style[style] = {"singles": {"n": len(right), "acc": sum(right) / max(1, len(right))},
                            "numbers": _tally(results)}
     doc["style"] = by_style
@@ -106,7 +108,7 @@ def evaluate(model, test, singles: int, numbers: int, seed: int = 2026, all_uci:
         results = []
         for _ in range(numbers):
             ids = rng.choice(len(test), int(rng.choice(NUMBER_LENGTHS)), replace=False)
-            results.append(_number(model, list(test.images[ids]), [int(v) for v in test.labels[ids]], rng,
+            results.append(_number(model, list(test.images[ids]), [int(v) for v in test.labels[ids]], rng, verifier,
                                    digit_height=height, gap=TOUCHING_GAP))
         by_size[name] = {"height_px": list(height), "numbers": _tally(results),
                          "singles": {"n": len(right), "acc": sum(right) / max(1, len(right))}}
@@ -144,17 +146,20 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, default=150, help="per set, style and size")
     parser.add_argument("--seed", type=int, default=2026, help="develop on another seed; report on 2026")
     parser.add_argument("--quick", action="store_true", help="60 singles and 20 numbers per set")
+    parser.add_argument("--verifier", default="shipped",
+                        help="segmentation's piece verifier: shipped, none, or a model directory (default: shipped)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.singles, args.numbers = 60, 20
     from digitlab.data import load_dataset
     from digitlab.inference.classifier import load_classifier
+    from photo_eval import verifier_arg
 
     start = time.perf_counter()
     doc = evaluate(load_classifier(args.model), load_dataset("mnist").test, args.singles, args.numbers, args.seed,
-                   all_uci=not args.quick)
-    doc.update(model=args.model, seconds=round(time.perf_counter() - start, 1))
+                   all_uci=not args.quick, verifier=verifier_arg(args.verifier))
+    doc.update(model=args.model, verifier=args.verifier, seconds=round(time.perf_counter() - start, 1))
     print(json.dumps(doc, indent=2) if args.json else table(doc))
 
 

@@ -28,8 +28,18 @@ def _uncalibrated(model, reading) -> float:
     return float(np.prod(model.uncalibrated_proba(np.stack(reading.crops)).max(axis=1)))
 
 
-def evaluate(model, test, singles: int, numbers: int, seed: int = 2026) -> tuple[dict, dict]:
-    """(figures, calibration summaries by set): accuracy, ECE and coverage on photos drawn from ``seed``."""
+def verifier_arg(name: str):
+    """``--verifier``: "shipped", "none", or a model directory / shipped name, as ``recognize`` takes it."""
+    if name in ("shipped", "none"):
+        return None if name == "none" else name
+    from digitlab.inference.classifier import load_classifier
+
+    return load_classifier(name)
+
+
+def evaluate(model, test, singles: int, numbers: int, seed: int = 2026, verifier="shipped") -> tuple[dict, dict]:
+    """(figures, calibration summaries by set): accuracy, ECE and coverage on photos drawn from ``seed``;
+    ``verifier``: segmentation's piece verifier (``recognize``'s argument; None: the recognizer alone)."""
     from digitlab.metrics.calibration import confidence_summary
     from digitlab.vision.reader import recognize
     from digitlab.vision.synthetic import photo_digit, photo_number
@@ -46,7 +56,7 @@ def evaluate(model, test, singles: int, numbers: int, seed: int = 2026) -> tuple
         ids = rng.choice(len(test), 5, replace=False)
         photo = photo_number(list(test.images[ids]), rng)
         start = time.perf_counter()  # only the reading is timed, not drawing the photo
-        reading = recognize(photo, model)
+        reading = recognize(photo, model, verifier=verifier)
         reading_time += time.perf_counter() - start
         outcomes["number"].append((reading.confidence, _uncalibrated(model, reading),
                                    reading.digits == "".join(str(v) for v in test.labels[ids])))
@@ -80,6 +90,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026, help="develop on another seed; report on 2026")
     parser.add_argument("--plots", type=Path, default=None,
                         help="write {single,number}_reliability.png and _risk_coverage.png here (default: none)")
+    parser.add_argument("--verifier", default="shipped",
+                        help="segmentation's piece verifier: shipped, none, or a model directory (default: shipped)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from digitlab.data import load_dataset
@@ -87,8 +99,8 @@ def main() -> None:
 
     start = time.perf_counter()
     doc, summaries = evaluate(load_classifier(args.model), load_dataset("mnist").test, args.singles, args.numbers,
-                              args.seed)
-    doc.update(model=args.model, seconds=round(time.perf_counter() - start, 1))
+                              args.seed, verifier_arg(args.verifier))
+    doc.update(model=args.model, verifier=args.verifier, seconds=round(time.perf_counter() - start, 1))
     if args.plots is not None:
         from digitlab.metrics.plots import reliability_diagram, risk_coverage_plot
 

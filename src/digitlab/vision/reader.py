@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from digitlab.inference.classifier import Classifier, load_classifier
-from digitlab.vision.crops import find_digit_crops
+from digitlab.vision.crops import SHIPPED, find_digit_crops
 
 DOUBTFUL = "?"
 
@@ -103,15 +103,18 @@ def reading_from_probs(classes: tuple[str, ...], probs: np.ndarray, boxes: list[
 
 
 def recognize(image: Any, model: str | Classifier = "default", multi: bool | None = None, top_k: int = 3,
-              min_confidence: float | None = None, max_pixels: int | None = None) -> Reading:
+              min_confidence: float | None = None, max_pixels: int | None = None,
+              verifier: Any = SHIPPED) -> Reading:
     """Read the digit(s) in an image: a path, bytes, a file object, a PIL image or a numpy array.
 
     ``multi``: True for a number, False for one digit, None to decide from the ink's shape. A (28, 28)
-    array is taken as an MNIST-ready digit and classified as is.
+    array is taken as an MNIST-ready digit and classified as is. ``verifier``: the model that tells
+    segmentation whether a candidate piece is one whole digit (the shipped ``piece-verifier`` by default;
+    None: the recognizer's confidence alone).
 
     >>> digitlab.recognize("docs/number.png").digits     # doctest: +SKIP
     '2026'
     """
     model = _model(model)
-    crops, boxes = find_digit_crops(image, model, multi, max_pixels)
+    crops, boxes = find_digit_crops(image, model, multi, max_pixels, verifier)
     return read_crops(model, crops, boxes, top_k, min_confidence)
