@@ -45,6 +45,7 @@ def test_five_digit_number_photos_are_read(mnist, model):
         reading = recognize(photo_number(list(test.images[ids]), rng), model)
         exact += reading.digits == "".join(str(v) for v in test.labels[ids])
         count_right += len(reading.items) == 5
-    # Measured at this seed: 182 of 200 exact (0.91). The bound is 3 points lower, room for platform
-    # differences (torch, Pillow's JPEG, BLAS); the segmentation before recognition-based cuts read 174.
-    assert exact / NUMBERS >= 0.88, (exact, count_right)
+    # Measured at this seed: 187 of 200 exact (0.935) with the piece verifier and loop cuts allowed; 182 before
+    # them, 174 before recognition-based cuts. The bound is 3.5 points lower, room for platform differences
+    # (torch, Pillow's JPEG, BLAS).
+    assert exact / NUMBERS >= 0.90, (exact, count_right)

@@ -248,12 +248,19 @@ def likes_everything(images: np.ndarray) -> np.ndarray:
     return np.full(len(images), 0.99)
 
 
-def test_a_cut_never_divides_a_loop():
-    """A 0 with a thin side: even a scorer that prefers narrow pieces (two 1s) gets no cut through its loop."""
+def test_a_cut_through_a_loop_costs_more_and_the_shipped_scorer_keeps_a_thin_sided_zero_whole():
+    """A 0 with a thin side: no cut through its loop by shape alone, with a scorer sure of every piece, or with the
+    shipped model and piece verifier. Only a scorer sure of the two halves and doubtful of the whole gets one:
+    a loop cut is dearer, not forbidden, since touching digits enclose paper between them too."""
+    from digitlab.inference.classifier import load_classifier
+    from digitlab.vision.crops import _ShippedVerifier, piece_confidence
+
     image, _ = line_of((thin_sided_zero, 40, 40, 120), size=(260, 200))
     assert ndimage.label(image < 128, np.ones((3, 3)))[1] == 1
-    for scorer in (None, likes_narrow, likes_everything):
+    shipped = piece_confidence(load_classifier("default"), _ShippedVerifier())
+    for scorer in (None, likes_everything, shipped):
         assert len(segment(image, scorer=scorer)) == 1
+    assert len(segment(image, scorer=likes_narrow)) == 2
 
 
 def test_touching_seven_and_one_are_split_when_the_reader_sees_two():

@@ -9,9 +9,10 @@ A piece that may hold several digits is read by recognition-based segmentation: 
 are top-to-bottom paths through the fewest strokes (they bend round a neighbour that leans over),
 and of all the ways to read the piece (whole, or cut at some of them) the cheapest wins, counting
 the cuts, how far each part is from a digit's shape and, given a scorer (the model), its doubt
-about each part. Two cuts are never made, whatever the scorer says: one that divides a loop (a 0's
-thin side, a 6's or 9's bowl), and one whose parts sit one above the other rather than side by side
-(an italic 8 cut at its waist into a 6 and a 9, a long 1 cut in two).
+about each part. A cut that divides a loop (a 0's thin side, a 6's or 9's bowl) costs more, but is
+allowed: touching digits enclose paper between them too, and the scorer (with the piece verifier, a half 0
+is no digit) tells the two apart. A cut whose parts sit one above the other rather than side by side (an
+italic 8 cut at its waist into a 6 and a 9, a long 1 cut in two) is never made, whatever the scorer says.
 """
 
 from __future__ import annotations
@@ -47,12 +48,15 @@ NARROW_COST = 0.5  # ... and of one k times narrower (a 1 is narrow; a run of to
 CUT_BEND = 2.0  # a cut's cost (in strokes cut) of a sideways shift by the line height: it bends round a stroke ...
 CUT_ALONG = 1.0  # ... and of running inside ink for the line height (along strokes merged where digits touch)
 CUT_SPACING = 0.2  # candidate cuts through the middle row are at least this share of the line height apart
+LOOP_CUT_COST = 1.0  # a cut that divides a loop costs this more: a 0's thin side, or paper enclosed between
+# touching digits, which is no loop of either (forbidding such cuts left 35 of 77 under-split development numbers
+# whole; the scorer and the piece verifier tell a half 0 from a digit)
 RECOGNITION_WEIGHT = 6.0  # cost of one nat of the scorer's doubt (-log confidence) per digit
 MULTI_ASPECT = 1.6  # ink this much wider than tall is a number, whatever its pieces
 FAINT_SHARE = 0.5  # ink this share of the mask's threshold, next to a group's ink, may close one of its loops
 LOOP_GAP = 0.08  # ... as do gaps up to this share of the line height (a 0 not quite closed at the top)
 HOLE_SHARE = 0.04  # a hole (paper enclosed by one group's ink) this share of a typical digit's ink is a loop ...
-# ... and a cut never divides a loop: it would go through a digit's own thin join (an 0's thin side, a 6's bowl)
+# ... and a cut that divides one costs LOOP_CUT_COST more: it may go through a digit's own thin join (a 0's thin side)
 SIDE_BY_SIDE = 1.0  # neighbouring pieces' ink centres are at least this times further apart across than up or
 # down: digits of a number sit side by side, the halves of a digit cut at its waist (an italic 8) sit one on the other
 
@@ -126,7 +130,7 @@ class _SplitCandidates:
     Edges are the group's left side (0), its cuts left to right, and its right side (``last``);
     a piece lies between two edges. A reading costs how far each piece is from a digit's shape,
     the cuts it makes and, once scored, the scorer's doubt about each piece; the cheapest reading
-    is found by dynamic programming over the edges. Cuts that divide a loop are not candidates, and
+    is found by dynamic programming over the edges. Cuts that divide a loop cost ``LOOP_CUT_COST`` more, and
     neighbouring pieces must sit side by side (``SIDE_BY_SIDE``).
     """
 
@@ -137,7 +141,8 @@ class _SplitCandidates:
         if self.cuts:
             ink = found.ink[group.top: group.bottom, group.left: group.right]
             loops = _loops(inside, ink > FAINT_SHARE * found.threshold, line)
-            self.cuts = [cut for cut in self.cuts if not _divides(cut, loops)]
+            for cut in self.cuts:
+                cut.divides = _divides(cut, loops)
         height, width = inside.shape
         edges = [np.zeros(height, dtype=int), *(cut.columns for cut in self.cuts), np.full(height, width)]
         self.last = len(edges) - 1
@@ -170,7 +175,8 @@ class _SplitCandidates:
         if end == self.last:
             return self.costs[key]
         cut = self.cuts[end - 1]
-        return self.costs[key] + self.cut_cost + EXTRA_STROKE_COST * (cut.strokes - 1) + SLICE_COST * cut.along
+        return (self.costs[key] + self.cut_cost + EXTRA_STROKE_COST * (cut.strokes - 1) + SLICE_COST * cut.along
+                + (LOOP_CUT_COST if cut.divides else 0.0))
 
     def _ahead(self) -> tuple[list[float], list[int]]:
         """ahead[e]: the cost of the cheapest reading from the left side to edge e; link[e]: the
@@ -226,15 +232,17 @@ class _SplitCandidates:
 
 
 def candidate_pieces(found: InkImage, cut_cost: float = CUT_COST) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
-    """Every piece segmentation would weigh in ``found``: each group whole and each piece its cuts allow, as
-    ((left, top, right, bottom) at analysis resolution, 28x28 crop). The data a piece verifier learns from
-    (``digitlab.data.pieces``)."""
+    """The pieces segmentation weighs in ``found``: each group whole and each piece its cuts allow, except those
+    bounded by a cut through a loop, as ((left, top, right, bottom) at analysis resolution, 28x28 crop). The data
+    the piece verifier learns from (``digitlab.data.pieces``); with the loop-cut pieces too it read development
+    numbers 0.3-0.6 points worse (docs/benchmarks.md)."""
     line = _read_line(found)
     pieces = []
     for group in line.groups:
         candidates = _SplitCandidates(found, line, group, cut_cost)
+        through_loop = {edge + 1 for edge, cut in enumerate(candidates.cuts) if cut.divides}
         for key, region in candidates.regions.items():
-            if key not in candidates.costs:
+            if key not in candidates.costs or through_loop.intersection(key):
                 continue
             rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
             box = (group.left + int(cols[0]), group.top + int(rows[0]),
@@ -367,6 +375,7 @@ class _Cut:
     strokes: int  # strokes of ink it cuts through (at least one: the group is connected)
     along: float = 0.0  # rows it runs inside ink beyond crossing its strokes, in line heights: long when it
     # slices a stroke lengthwise
+    divides: bool = False  # it leaves part of a loop on either side
 
 
 def _cuts(inside: np.ndarray, line: _Line) -> list[_Cut]:
