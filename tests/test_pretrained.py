@@ -39,3 +39,14 @@ def test_ensemble_averages_the_shipped_members(mnist):
     assert np.allclose(ensemble.predict_proba(images), expected, atol=1e-6)
     with pytest.raises(ModelError, match="--ensemble takes 1 to 3"):
         load_ensemble(4)
+
+
+def test_recognizer_v3_is_calibrated_and_meets_the_reject_goal(mnist):
+    """The shipped `recognizer-v3` (issue 15): its model.json figure, a temperature fitted on validation, and on
+    MNIST test >= 99.95% accuracy at >= 98% coverage when it accepts only its surest readings."""
+    result = digitlab.evaluate("recognizer-v3")
+    meta = digitlab.load("recognizer-v3").meta
+    assert meta["recipe"] == "recognizer-v3" and meta["calibration"]["fitted_on"] == "val"
+    assert abs(result.accuracy - meta["metrics"]["test_acc"]) < 1e-9 and result.accuracy >= 0.9965
+    assert result.calibration.ece <= 0.01  # goal: ECE <= 1% (measured 0.26%)
+    assert result.calibration.coverage_for(0.9995) >= 0.98  # measured 98.78%
