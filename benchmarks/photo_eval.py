@@ -30,8 +30,10 @@ def _uncalibrated(model, reading) -> float:
 
 def verifier_arg(name: str):
     """``--verifier``: "shipped", "none", or a model directory / shipped name, as ``recognize`` takes it."""
-    if name in ("shipped", "none"):
-        return None if name == "none" else name
+    if name == "none":
+        return None
+    if name == "shipped":
+        return name
     from digitlab.inference.classifier import load_classifier
 
     return load_classifier(name)

@@ -19,7 +19,8 @@ from digitlab.inference.inputs import as_uint8_images
 TUNED_SHARPNESS = 0.4333  # the shipped default's calibration temperature (model.json: 0.433303), see piece_confidence
 VERIFIER = "piece-verifier"  # the shipped model that tells one whole digit from touching digits or part of one
 ONE_DIGIT = "one-digit"  # its class for a whole digit
-VERIFIER_POWER = 1.0  # weight of its doubt against the recognizer's (tuned on photo seeds 11, 12; never 2026)
+VERIFIER_POWER = 1.0  # weight of its doubt against the recognizer's (tuned on benchmarks/verifier_ab.py's
+# development photos, never on seed 2026: 0.5 and 2.0 read within 0.2 pt)
 SHIPPED = "shipped"  # find_digit_crops' default verifier: the shipped one, where installed
 
 

@@ -243,7 +243,7 @@ def candidate_pieces(found: InkImage, cut_cost: float = CUT_COST) -> list[tuple[
         candidates = _SplitCandidates(found, line, group, cut_cost)
         through_loop = {edge + 1 for edge, cut in enumerate(candidates.cuts) if cut.divides}
         for key, region in candidates.regions.items():
-            if key not in candidates.costs or through_loop.intersection(key):
+            if through_loop.intersection(key):
                 continue
             rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
             box = (group.left + int(cols[0]), group.top + int(rows[0]),
